@@ -1,0 +1,122 @@
+"""What every task provides: its data as `tf.data` pipelines and its head.
+
+A *task* knows its data and its output head (size, activation, loss,
+metrics); a *model* knows only its recurrent body and asks the task for the
+head. See `models/rnn.py` for the other half of that contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tensorflow as tf
+
+# Head kinds: how a task turns the last recurrent output into a prediction.
+BINARY = "binary"  # one sigmoid unit, e.g. sentiment
+NEXT_TOKEN = "next_token"  # logits over the vocabulary at every step
+REGRESSION = "regression"  # `units` real values, e.g. the next value(s)
+MULTICLASS = "multiclass"  # softmax over `units` classes
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """The shape of a task's inputs and outputs, all a model builder needs.
+
+    Args:
+        input_kind: `"tokens"` (integer ids, embedded by the model) or
+            `"features"` (float vectors fed to the RNN directly).
+        timesteps: Fixed sequence length, or `None` for variable length.
+        features: Feature size for `"features"` inputs.
+        vocab_size: Number of token ids for `"tokens"` inputs.
+        mask_zero: Whether token id 0 is padding that the RNN must skip.
+        head: One of `BINARY`, `NEXT_TOKEN`, `REGRESSION`, `MULTICLASS`.
+        output_units: Size of the head's output.
+        per_step: Whether the head predicts at every step (the last
+            recurrent layer then returns sequences).
+        class_names: Names of the classes, where the head classifies.
+    """
+
+    input_kind: str
+    head: str
+    output_units: int
+    timesteps: int | None = None
+    features: int = 1
+    vocab_size: int = 0
+    mask_zero: bool = False
+    per_step: bool = False
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """Per-example input shape, without the batch axis."""
+        if self.input_kind == "tokens":
+            return (self.timesteps,)
+        return (self.timesteps, self.features)
+
+    @property
+    def input_dtype(self) -> str:
+        return "int32" if self.input_kind == "tokens" else "float32"
+
+
+@dataclasses.dataclass
+class TaskData:
+    """A task's batched splits, its spec and its state.
+
+    `state` is JSON-serialisable (a vocabulary, normalisation constants):
+    the run directory keeps it so that evaluation rebuilds the same inputs.
+    """
+
+    train: tf.data.Dataset | None
+    val: tf.data.Dataset | None
+    test: tf.data.Dataset | None
+    spec: TaskSpec
+    state: dict[str, Any]
+
+
+class Task:
+    """Base class of the registered tasks.
+
+    Subclasses set `name`, `description`, `defaults` (training settings that
+    suit the task, overridable from the command line) and implement `load`.
+    """
+
+    name: str = ""
+    description: str = ""
+    # A generative task samples left to right, so a bidirectional RNN
+    # (which reads the future) cannot serve it.
+    generative: bool = False
+    defaults: dict[str, Any] = {}
+
+    def load(
+        self,
+        config: Any,
+        state: dict[str, Any] | None = None,
+        splits: tuple[str, ...] = ("train", "val", "test"),
+    ) -> TaskData:
+        """Builds the batched splits.
+
+        Args:
+            config: The resolved `zoo.config.TrainConfig`.
+            state: A saved state (vocabulary...) to reuse; `None` computes
+                it from the training split.
+            splits: Which of `"train"`, `"val"`, `"test"` to build; the
+                others are `None`.
+
+        Returns:
+            A `TaskData`.
+        """
+        raise NotImplementedError
+
+
+def finish(ds: tf.data.Dataset, batch_size: int, shuffle: int = 0, seed: int = 0):
+    """Shuffles (when `shuffle` > 0), batches and prefetches a split."""
+    if shuffle:
+        ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def task_data(pipeline, splits, spec: TaskSpec, state: dict[str, Any]) -> TaskData:
+    """Builds `pipeline(split)` for each requested split into a `TaskData`."""
+    built = {s: pipeline(s) if s in splits else None for s in ("train", "val", "test")}
+    return TaskData(spec=spec, state=state, **built)

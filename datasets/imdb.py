@@ -1,0 +1,94 @@
+"""`imdb`: sentiment of IMDB reviews (TFDS `imdb_reviews`), one sigmoid unit."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datasets.base import BINARY, Task, TaskData, TaskSpec, finish, task_data
+from datasets.registry import register_task
+from datasets.tfds_source import load_builder
+
+URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+ARCHIVE = "aclImdb_v1.tar.gz"
+# 22,500 train / 2,500 validation reviews carved from TFDS's train split
+# (TFDS shuffles at preparation, so both halves are balanced); test is the
+# untouched 25,000-review test split.
+SPLITS = {"train": "train[:90%]", "val": "train[90%:]", "test": "test"}
+
+
+def standardize(text: tf.Tensor) -> tf.Tensor:
+    """Lower-cases, drops the `<br />` tags the reviews contain and punctuation."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, "<br\\s*/?>", " ")
+    return tf.strings.regex_replace(text, "[^a-z0-9' ]", " ")
+
+
+def make_vectorizer(max_tokens: int, seq_len: int, vocabulary=None) -> keras.layers.TextVectorization:
+    """Words -> ids, 0 = padding (masked by the model), 1 = out of vocabulary.
+
+    Reviews longer than `seq_len` words keep their first `seq_len` words;
+    shorter ones are padded at the end with zeros.
+    """
+    return keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize=standardize,
+        output_mode="int",
+        output_sequence_length=seq_len,
+        vocabulary=vocabulary,
+    )
+
+
+@register_task
+class IMDB(Task):
+    name = "imdb"
+    description = "IMDB review sentiment (TFDS imdb_reviews), binary, accuracy"
+    defaults = dict(
+        epochs=6,
+        batch_size=64,
+        learning_rate=1e-3,
+        units=64,
+        embedding_dim=64,
+        seq_len=200,  # the median review has ~175 words; longer ones are cut
+        max_tokens=20000,  # only the 20k most frequent words
+        patience=2,  # the RNNs overfit IMDB within a few epochs
+    )
+
+    def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
+        builder = load_builder("imdb_reviews", config.data_dir, URL, ARCHIVE)
+        raw = {s: builder.as_dataset(split=SPLITS[s], as_supervised=True) for s in SPLITS}
+        if state is None:
+            vectorizer = make_vectorizer(config.max_tokens, config.seq_len)
+            vectorizer.adapt(raw["train"].map(lambda x, y: x).batch(1024))
+            state = {"vocabulary": vectorizer.get_vocabulary()}
+        vectorizer = self.vectorizer(config, state)
+
+        def pipeline(split):
+            ds = (
+                raw[split]
+                .batch(1024)
+                .map(lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+            )
+            ds = ds.unbatch().cache()  # vectorize once, then serve ids from memory
+            return finish(ds, config.batch_size, 25000 if split == "train" else 0, config.seed)
+
+        spec = TaskSpec(
+            input_kind="tokens",
+            timesteps=config.seq_len,
+            vocab_size=len(state["vocabulary"]),
+            mask_zero=True,  # post-padded: without the mask a SimpleRNN stays at chance
+            head=BINARY,
+            output_units=1,
+            class_names=("negative", "positive"),
+        )
+        return task_data(pipeline, splits, spec, state)
+
+    def vectorizer(self, config, state) -> keras.layers.TextVectorization:
+        """The run's saved vocabulary as a `TextVectorization` layer."""
+        # The saved vocabulary starts with "" and "[UNK]", which the layer adds itself.
+        return make_vectorizer(config.max_tokens, config.seq_len, state["vocabulary"][2:])
+
+    def encode_texts(self, config, state, texts: list[str]) -> np.ndarray:
+        """Raw review texts -> padded id matrix of shape (len(texts), seq_len)."""
+        return self.vectorizer(config, state)(tf.constant(texts)).numpy()

@@ -1,0 +1,70 @@
+"""`shakespeare`: next-character prediction on TFDS `tiny_shakespeare`."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from datasets.base import NEXT_TOKEN, Task, TaskData, TaskSpec, finish, task_data
+from datasets.registry import register_task
+from datasets.tfds_source import load_builder
+
+URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+ARCHIVE = "input.txt"
+SPLITS = {"train": "train", "val": "validation", "test": "test"}
+
+
+def split_text(builder, split: str) -> str:
+    """The whole text of one split (TFDS stores each split as one example)."""
+    return "".join(ex["text"].decode("utf-8") for ex in tfds.as_numpy(builder.as_dataset(split=split)))
+
+
+def encode(state, text: str) -> np.ndarray:
+    """Characters -> ids; 0 stands for a character not seen in training."""
+    index = {c: i + 1 for i, c in enumerate(state["chars"])}
+    return np.array([index.get(c, 0) for c in text], dtype=np.int32)
+
+
+def decode(state, ids) -> str:
+    """Ids -> characters (id 0, unknown, prints as '?')."""
+    chars = "?" + state["chars"]
+    return "".join(chars[int(i)] for i in ids)
+
+
+@register_task
+class Shakespeare(Task):
+    name = "shakespeare"
+    description = "tiny Shakespeare (TFDS tiny_shakespeare), next character, nats/char"
+    generative = True
+    defaults = dict(
+        epochs=10,
+        batch_size=64,
+        learning_rate=2e-3,
+        units=256,
+        embedding_dim=32,  # 65 characters need no large embedding
+        seq_len=100,  # BPTT length: 100 characters per training window
+        patience=3,
+    )
+
+    def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
+        builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
+        if state is None:
+            state = {"chars": "".join(sorted(set(split_text(builder, "train"))))}
+
+        def pipeline(split):
+            ids = encode(state, split_text(builder, SPLITS[split]))
+            # Windows of seq_len + 1 characters: input = [:-1], target = [1:].
+            ds = tf.data.Dataset.from_tensor_slices(ids).batch(config.seq_len + 1, drop_remainder=True)
+            ds = ds.map(lambda w: (w[:-1], w[1:])).cache()
+            return finish(ds, config.batch_size, 20000 if split == "train" else 0, config.seed)
+
+        spec = TaskSpec(
+            input_kind="tokens",
+            timesteps=None,  # any length: generation feeds one character at a time
+            vocab_size=len(state["chars"]) + 1,
+            head=NEXT_TOKEN,
+            output_units=len(state["chars"]) + 1,
+            per_step=True,
+        )
+        return task_data(pipeline, splits, spec, state)

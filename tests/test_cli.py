@@ -1,0 +1,191 @@
+"""train.py and evaluate.py end to end, and every bad input with its one-line error."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import evaluate
+import train
+from tests.conftest import ROOT
+from zoo import cli
+
+QUICK = ["--epochs", "1", "--steps-per-epoch", "2", "--units", "8", "--batch-size", "16"]
+
+
+def run_train(*args):
+    return cli.run(train.main, list(args))
+
+
+def run_evaluate(*args):
+    return cli.run(evaluate.main, list(args))
+
+
+def one_line_error(capsys, code, expected_code, *fragments):
+    err = capsys.readouterr().err.strip()
+    assert code == expected_code, err
+    last = err.splitlines()[-1]
+    assert last.startswith("error: "), err
+    for fragment in fragments:
+        assert fragment in last, last
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "task,model,eval_args,expected_metrics",
+    [
+        (
+            "imdb",
+            "simplernn",
+            ["--limit", "64", "--text", "A wonderful film."],
+            {"accuracy", "precision", "recall"},
+        ),
+        (
+            "shakespeare",
+            "gru",
+            ["--limit", "64", "--length", "40", "--seed-text", "KING:"],
+            {"loss_nats_per_char", "bits_per_char", "perplexity", "sample"},
+        ),
+        ("timeseries", "lstm", [], {"model_mse", "naive_mse", "linear_mse", "model_rmse", "model_mae"}),
+        ("waveforms", "stacked-gru", [], {"accuracy", "confusion_matrix"}),
+    ],
+)
+def test_train_then_evaluate(task, model, eval_args, expected_metrics, tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    assert run_train("--model", model, "--task", task, "--run-dir", run_dir, *QUICK) == 0
+    for name in ("model.keras", "config.json", "task_state.json", "history.csv", "curves.png", "logs"):
+        assert os.path.exists(os.path.join(run_dir, name)), name
+    assert not os.path.exists(os.path.join(run_dir, "backup"))  # finished runs keep no checkpoint
+    saved = json.load(open(os.path.join(run_dir, "config.json")))
+    assert saved["finished"] and saved["config"]["task"] == task and saved["config"]["units"] == 8
+    rows = list(csv.DictReader(open(os.path.join(run_dir, "history.csv"))))
+    assert len(rows) == 1 and "val_loss" in rows[0]
+    capsys.readouterr()
+
+    assert run_evaluate(run_dir, *eval_args) == 0
+    printed = capsys.readouterr().out
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert expected_metrics <= set(metrics)
+    assert metrics["task"] == task
+    if task == "imdb":
+        assert 0 <= metrics["accuracy"] <= 1 and metrics["test_examples"] == 64
+        assert 0 <= metrics["texts"][0]["positive_probability"] <= 1
+        assert "A wonderful film." in printed
+    if task == "shakespeare":
+        assert metrics["sample"].startswith("KING:") and len(metrics["sample"]) == 45
+        assert abs(metrics["bits_per_char"] * 0.693147 - metrics["loss_nats_per_char"]) < 1e-4
+        assert os.path.exists(os.path.join(run_dir, "samples.txt"))
+    if task == "timeseries":
+        assert os.path.exists(os.path.join(run_dir, "forecast.png"))
+    if task == "waveforms":
+        assert sum(map(sum, metrics["confusion_matrix"]["matrix"])) == metrics["test_examples"]
+
+
+def test_finished_run_is_not_overwritten(tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    args = ["--model", "simplernn", "--task", "waveforms", "--run-dir", run_dir, *QUICK]
+    assert run_train(*args) == 0
+    before = os.path.getmtime(os.path.join(run_dir, "model.keras"))
+    one_line_error(capsys, run_train(*args), 2, "already holds a finished run", "--overwrite")
+    assert os.path.getmtime(os.path.join(run_dir, "model.keras")) == before
+    assert run_train(*args, "--overwrite") == 0
+
+
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["--model", "transformer"], ["unknown model 'transformer'", "simplernn", "bidirectional-gru"]),
+        (["--task", "mnist"], ["unknown task 'mnist'", "imdb", "shakespeare", "timeseries", "waveforms"]),
+        (["--model", "bidirectional-lstm", "--task", "shakespeare"], ["bidirectional", "shakespeare"]),
+        (["--model", "lstm", "--task", "shakespeare", "--bidirectional"], ["bidirectional", "left to right"]),
+        (["--epochs", "0"], ["--epochs must be positive, got 0"]),
+        (["--batch-size", "-4"], ["--batch-size must be positive, got -4"]),
+        (["--units", "0"], ["--units must be positive"]),
+        (["--layers", "-1"], ["--layers must be positive"]),
+        (["--learning-rate", "0"], ["--learning-rate must be positive"]),
+        (["--steps-per-epoch", "0"], ["--steps-per-epoch must be positive"]),
+        (["--dropout", "1.5"], ["--dropout must be in [0, 1), got 1.5"]),
+        (["--api", "subclass"], ["--api must be sequential or functional"]),
+    ],
+)
+def test_bad_train_input(args, fragments, tmp_path, capsys):
+    one_line_error(capsys, run_train(*args, "--run-dir", str(tmp_path / "r")), 2, *fragments)
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_data_dir_dataset(tmp_path, capsys):
+    code = run_train("--task", "imdb", "--data-dir", str(tmp_path), "--run-dir", str(tmp_path / "r"))
+    one_line_error(capsys, code, 2, "imdb_reviews", "is not prepared", "aclImdb_v1.tar.gz")
+
+
+def test_bad_evaluate_input(tmp_path, capsys):
+    one_line_error(capsys, run_evaluate(str(tmp_path / "nope")), 2, "does not exist")
+    one_line_error(capsys, run_evaluate(str(tmp_path)), 2, "holds no run")
+
+
+def test_list_names_every_model_and_task(capsys):
+    assert run_train("--list") == 0
+    out = capsys.readouterr().out
+    for name in (
+        "simplernn",
+        "lstm",
+        "gru",
+        "stacked-lstm",
+        "stacked-gru",
+        "bidirectional-lstm",
+        "bidirectional-gru",
+        "imdb",
+        "shakespeare",
+        "timeseries",
+        "waveforms",
+    ):
+        assert f"  {name} " in out
+
+
+def test_processes_exit_with_one_line_and_no_traceback(tmp_path):
+    """As a user sees it: real processes, non-zero exit, one line on stderr."""
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    bad = subprocess.run(
+        [sys.executable, "train.py", "--model", "nope"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1].startswith("error: unknown model 'nope'")
+    helped = subprocess.run(
+        [sys.executable, "train.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert helped.returncode == 0
+    for flag in (
+        "--model",
+        "--task",
+        "--epochs",
+        "--batch-size",
+        "--steps-per-epoch",
+        "--units",
+        "--layers",
+        "--bidirectional",
+        "--api",
+        "--learning-rate",
+        "--seed",
+        "--data-dir",
+        "--run-dir",
+    ):
+        assert flag in helped.stdout
+    missing = subprocess.run(
+        [sys.executable, "evaluate.py", str(tmp_path / "none")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

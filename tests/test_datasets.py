@@ -1,0 +1,158 @@
+"""Loaders: mocked TFDS (no data, no network), the synthetic builder, real-data smoke tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import datasets
+from datasets import synthetic, tfds_source
+from datasets.timeseries import make_windows
+from zoo.config import TrainConfig
+
+
+def cfg(**kwargs):
+    return dataclasses.replace(TrainConfig(), **kwargs)
+
+
+@pytest.fixture
+def mocked_tfds(monkeypatch):
+    """tfds.testing.mock_data serves random examples; the builder counts as prepared."""
+    monkeypatch.setattr(tfds_source, "is_prepared", lambda builder: True)
+    with tfds.testing.mock_data(num_examples=40):
+        yield
+
+
+def test_imdb_loader_with_mock_data(mocked_tfds):
+    data = datasets.get_task("imdb").load(cfg(task="imdb", seq_len=12, max_tokens=50, batch_size=8))
+    x, y = next(iter(data.train))
+    assert x.shape == (8, 12) and x.dtype.name == "int64"
+    assert set(np.unique(y.numpy())) <= {0, 1}
+    assert data.spec.mask_zero and data.spec.vocab_size == len(data.state["vocabulary"])
+    assert data.state["vocabulary"][:2] == ["", "[UNK]"]
+    # Post-padded: once a zero appears, only zeros follow.
+    for row in x.numpy():
+        nonzero = np.flatnonzero(row)
+        assert nonzero.size == 0 or (row[: nonzero[-1] + 1] != 0).all()
+
+
+def test_imdb_vocabulary_round_trip(mocked_tfds):
+    task = datasets.get_task("imdb")
+    config = cfg(task="imdb", seq_len=6, max_tokens=50)
+    data = task.load(config)
+    ids = task.encode_texts(config, data.state, ["a b c", "<br /> A, b!"])
+    assert ids.shape == (2, 6)
+    again = task.load(config, state=data.state, splits=("test",))
+    assert again.train is None and again.state is data.state
+
+
+def test_shakespeare_loader_with_mock_data(mocked_tfds):
+    data = datasets.get_task("shakespeare").load(cfg(task="shakespeare", seq_len=5, batch_size=2))
+    x, y = next(iter(data.train))
+    assert x.shape == y.shape == (2, 5)
+    # The target is the input shifted by one character.
+    assert data.spec.per_step and data.spec.vocab_size == len(data.state["chars"]) + 1
+
+
+def test_make_windows_shifts_by_one():
+    series = np.arange(20, dtype=np.float32).reshape(2, 10)
+    x, y = make_windows(series, window=4, horizon=2, stride=3)
+    assert x.shape == (4, 4, 1) and y.shape == (4, 2)
+    np.testing.assert_array_equal(x[1, :, 0], [3, 4, 5, 6])
+    np.testing.assert_array_equal(y[1], [7, 8])
+    np.testing.assert_array_equal(x[2, :, 0], [10, 11, 12, 13])
+    with pytest.raises(ValueError, match="exceeds the series length"):
+        make_windows(series, window=9, horizon=2)
+
+
+def test_synthetic_draws_are_seeded():
+    a = synthetic.draw_series(np.random.default_rng(1))
+    b = synthetic.draw_series(np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    waves = [synthetic.draw_wave(np.random.default_rng(0), k) for k in range(4)]
+    assert all(w.shape == (synthetic.WAVE_LENGTH,) for w in waves)
+    assert len({w.tobytes() for w in waves}) == 4
+
+
+def test_synthetic_builder_generates_deterministically(tmp_path, monkeypatch):
+    """Two generations in two directories give identical examples, never in the read dir."""
+    copies = []
+    for name in ("one", "two"):
+        monkeypatch.setenv(tfds_source.GENERATED_DIR_ENV, str(tmp_path / name))
+        builder = synthetic.load_builder("waveforms", data_dir=str(tmp_path / "read_only"))
+        assert builder.data_dir.startswith(str(tmp_path / name))
+        copies.append(tfds.as_numpy(builder.as_dataset(split="test", batch_size=-1)))
+    np.testing.assert_array_equal(copies[0]["signal"], copies[1]["signal"])
+    np.testing.assert_array_equal(copies[0]["label"], copies[1]["label"])
+    assert copies[0]["signal"].shape == (synthetic.SPLIT_SIZES["waveforms"]["test"], synthetic.WAVE_LENGTH)
+    counts = np.bincount(copies[0]["label"], minlength=4)
+    assert counts.min() > 0.15 * counts.sum()  # all four classes drawn
+    assert not (tmp_path / "read_only").exists()
+
+
+def test_timeseries_and_waveform_tasks():
+    ts = datasets.get_task("timeseries").load(cfg(task="timeseries", window=10, horizon=3, batch_size=5))
+    x, y = next(iter(ts.test))
+    assert x.shape == (5, 10, 1) and y.shape == (5, 3)
+    wave = datasets.get_task("waveforms").load(cfg(task="waveforms", one_hot_labels=True, batch_size=5))
+    x, y = next(iter(wave.train))
+    assert x.shape == (5, synthetic.WAVE_LENGTH, 1) and y.shape == (5, 4)
+    np.testing.assert_array_equal(y.numpy().sum(axis=1), np.ones(5))
+
+
+def test_missing_dataset_fails_fast_and_clearly(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(tfds_source.DataNotFoundError) as err:
+        datasets.get_task("imdb").load(cfg(task="imdb", data_dir=str(tmp_path)))
+    assert time.monotonic() - start < 30
+    message = str(err.value)
+    for part in (
+        "imdb_reviews",
+        str(tmp_path),
+        "aclImdb_v1.tar.gz",
+        "--data-dir",
+        "TFDS_DATA_DIR",
+        os.path.join(str(tmp_path), "downloads", "manual"),
+    ):
+        assert part in message
+
+
+def test_network_probe_answers_quickly_when_closed(monkeypatch):
+    monkeypatch.delenv(tfds_source.OFFLINE_ENV, raising=False)
+    start = time.monotonic()
+    assert not tfds_source.network_reachable("http://127.0.0.1:1/x", timeout=2)  # closed port
+    assert time.monotonic() - start < 5
+
+
+def test_manual_download_path_prepares_in_a_writable_dir(tmp_path, real_data_dir):
+    """The original tiny Shakespeare file in the manual dir is enough, offline."""
+    manual = tmp_path / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    os.symlink(os.path.join(real_data_dir, "downloads", "manual", "input.txt"), manual / "input.txt")
+    data = datasets.get_task("shakespeare").load(cfg(task="shakespeare", data_dir=str(tmp_path), seq_len=50))
+    assert (tmp_path / "tiny_shakespeare" / "1.0.0" / "dataset_info.json").exists()
+    assert len(data.state["chars"]) == 65
+
+
+def test_real_imdb_smoke(real_data_dir):
+    data = datasets.get_task("imdb").load(
+        cfg(task="imdb", data_dir=real_data_dir, seq_len=50, max_tokens=2000, batch_size=32), splits=("val",)
+    )
+    x, y = next(iter(data.val))
+    assert x.shape == (32, 50) and data.spec.vocab_size == 2000
+    labels = np.concatenate([b.numpy() for _, b in data.val])
+    assert len(labels) == 2500 and 0.4 < labels.mean() < 0.6  # balanced validation carve-out
+
+
+def test_real_shakespeare_smoke(real_data_dir):
+    data = datasets.get_task("shakespeare").load(cfg(task="shakespeare", data_dir=real_data_dir, seq_len=100))
+    assert len(data.state["chars"]) == 65
+    x, y = next(iter(data.val.unbatch()))
+    np.testing.assert_array_equal(x.numpy()[1:], y.numpy()[:-1])
+    text = datasets.shakespeare.decode(data.state, x.numpy())
+    assert datasets.shakespeare.encode(data.state, text).tolist() == x.numpy().tolist()

@@ -1,0 +1,153 @@
+"""Fast checks that the chapter's maths in `exercises/` matches Keras.
+
+Every size here is tiny: the whole file runs in well under a minute on two
+CPU cores. Each from-scratch result must match Keras to 1e-5 (float64 BPTT
+to 1e-10), and the gradient measurements must point the right way.
+"""
+
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+from exercises import bptt, common, gru_forward, lstm_forward, simplernn_forward
+from exercises import vanishing_gradient as vg
+
+TOL = common.TOLERANCE
+SMALL = {"units": 3, "features": 2, "steps": 4, "batch": 2, "seed": 1}
+
+
+def test_simplernn_matches_keras():
+    diffs = simplernn_forward.compare_with_keras(**SMALL)
+    assert diffs["h"] < TOL and diffs["y"] < TOL
+
+
+def test_simplernn_needs_the_transposes():
+    # Sensitivity check: W_hh used untransposed must visibly break the match.
+    model = common.build_rnn("simplernn", units=3, features=2, seed=1)
+    x = common.random_inputs(2, 4, 2, seed=1)
+    weights = simplernn_forward.chapter_weights(model)
+    weights["W_hh"] = weights["W_hh"].T
+    h, _ = simplernn_forward.simplernn_forward(x, weights)
+    h_keras, _ = common.keras_hidden_and_output(model, x)
+    assert common.max_abs_diff(h, h_keras) > 1e-3
+
+
+def test_lstm_matches_keras_and_gate_order_is_ifco():
+    diffs = lstm_forward.compare_with_keras(**SMALL)
+    assert diffs["h"] < TOL and diffs["y"] < TOL
+    # Of the 24 possible block orders only Keras's i, f, c, o reproduces it.
+    assert diffs["orders"] == [("i", "f", "c", "o")]
+
+
+def test_lstm_forget_gate_is_assembled_from_block_two():
+    # Known values: np.arange weights make every slice recognisable.
+    model = common.build_rnn("lstm", units=2, features=3, weight_scale=None)
+    layer = model.get_layer("rnn")
+    kernel = np.arange(3 * 8, dtype="float32").reshape(3, 8)
+    recurrent = 100 + np.arange(2 * 8, dtype="float32").reshape(2, 8)
+    bias = np.arange(8, dtype="float32")
+    layer.set_weights([kernel, recurrent, bias])
+    w = lstm_forward.chapter_weights(model)
+    np.testing.assert_array_equal(w["W_f"], [[102, 110, 2, 10, 18], [103, 111, 3, 11, 19]])
+    np.testing.assert_array_equal(w["b_f"], [2, 3])
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_matches_keras_both_variants(reset_after):
+    results = gru_forward.compare_with_keras(**SMALL)
+    result = results[reset_after]
+    assert result["h"] < TOL and result["y"] < TOL
+    assert result["orders"] == [("z", "r", "h")]
+    units = SMALL["units"]
+    assert result["bias_shape"] == ((2, 3 * units) if reset_after else (3 * units,))
+
+
+def test_gru_default_is_reset_after():
+    import keras
+
+    assert keras.layers.GRU(4).reset_after is True
+
+
+def test_gru_variants_differ():
+    # Guard against a forward pass that ignores reset_after.
+    model = common.build_rnn("gru", units=3, features=2, seed=1, reset_after=True)
+    x = common.random_inputs(2, 4, 2, seed=1)
+    weights = gru_forward.chapter_weights(model)
+    h_after, _ = gru_forward.gru_forward(x, weights)
+    h_before, _ = gru_forward.gru_forward(x, {**weights, "reset_after": False})
+    assert common.max_abs_diff(h_after, h_before) > 1e-3
+
+
+def test_bptt_matches_gradient_tape_float64():
+    diffs = bptt.compare_with_tape(**SMALL, dtype="float64")
+    assert set(diffs) == {"loss", "dW_xh", "dW_hh", "db_h", "dW_y", "db_y", "dx"}
+    # Both sides in float64: anything above rounding means wrong maths.
+    assert max(diffs.values()) < 1e-10, diffs
+
+
+def test_bptt_matches_gradient_tape_float32():
+    diffs = bptt.compare_with_tape(**SMALL, dtype="float32")
+    assert max(diffs.values()) < TOL, diffs
+
+
+def test_simplernn_gradient_vanishes():
+    norms = vg.gradient_norms("simplernn", steps=60, trials=2, sequences=2)
+    assert norms.shape == (60,)
+    assert norms[49] < 1e-3 * norms[0]
+
+
+def test_relu_large_gain_gradient_explodes_and_clipping_bounds_it():
+    norms = vg.gradient_norms("simplernn", steps=60, trials=2, sequences=2, **vg.exploding_kwargs(2.0))
+    assert norms[0] < norms[9] < norms[49]
+    assert norms[49] > 1e3 * norms[0]
+    rows = vg.clipping_demo([10, 60], gain=2.0, clipnorm=1.0, sequences=2)
+    assert rows[0]["norm"] < rows[1]["norm"]  # longer sequence, larger gradient
+    for row in rows:
+        assert row["norm"] > 1.0
+        assert row["clipped"] == pytest.approx(1.0)
+        assert row["cosine"] == pytest.approx(1.0)
+
+
+def test_invalid_values_raise_value_error():
+    with pytest.raises(ValueError, match="rnn"):
+        common.build_rnn("rnn")
+    with pytest.raises(ValueError, match="steps"):
+        vg.gradient_norms("lstm", steps=1)
+    with pytest.raises(ValueError, match="order"):
+        lstm_forward.chapter_weights(common.build_rnn("lstm"), order=("i", "f", "c"))
+
+
+def test_every_main_runs(tmp_path, capsys):
+    tiny = ["--units", "2", "--features", "2", "--steps", "3", "--batch", "1"]
+    for module in (simplernn_forward, lstm_forward, gru_forward, bptt):
+        module.main(tiny)
+        out = capsys.readouterr().out
+        assert "OK" in out and "MISMATCH" not in out, module.__name__
+        assert module.TASKS[0] in out
+    png = tmp_path / "gradients.png"
+    vg.main(
+        [
+            "--steps",
+            "12",
+            "--trials",
+            "1",
+            "--sequences",
+            "1",
+            "--units",
+            "4",
+            "--out",
+            str(png),
+        ]
+    )
+    assert "d=10" in capsys.readouterr().out
+    assert png.stat().st_size > 0
+
+
+def test_readme_lists_every_task():
+    readme = pathlib.Path(__file__).parents[1] / "exercises" / "README.md"
+    text = re.sub(r"\s+", " ", readme.read_text())
+    for module in (simplernn_forward, lstm_forward, gru_forward, bptt, vg):
+        for task in module.TASKS:
+            assert task in text, (module.__name__, task)

@@ -1,0 +1,164 @@
+"""Every registered model on every compatible task, at tiny sizes (timm-style)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import datasets
+import models
+from datasets.base import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
+from models.rnn import build_functional, build_sequential
+from zoo import config as config_lib
+from zoo import rundir
+from zoo.training import build_model
+
+# Tiny stand-ins for each task's spec; the real specs come from data.
+TINY_SPECS = {
+    "imdb": TaskSpec(
+        input_kind="tokens", timesteps=7, vocab_size=30, mask_zero=True, head=BINARY, output_units=1
+    ),
+    "shakespeare": TaskSpec(
+        input_kind="tokens", vocab_size=12, head=NEXT_TOKEN, output_units=12, per_step=True
+    ),
+    "timeseries": TaskSpec(input_kind="features", timesteps=10, features=1, head=REGRESSION, output_units=1),
+    "waveforms": TaskSpec(input_kind="features", timesteps=9, features=1, head=MULTICLASS, output_units=4),
+}
+TIMESTEPS = 7  # for specs with variable length
+
+
+def test_tiny_specs_cover_every_task():
+    assert set(TINY_SPECS) == set(datasets.TASKS)
+
+
+def tiny_config(model: str, task: str):
+    """The real resolution path, then tiny sizes; None for an incompatible pair."""
+    try:
+        config = config_lib.resolve({"model": model, "task": task})
+    except ValueError:
+        return None
+    if models.get_model(model).compiles:  # a snippet keeps its printed architecture
+        return dataclasses.replace(config, jit_compile=False)
+    return dataclasses.replace(config, units=4, embedding_dim=3, jit_compile=False)
+
+
+def fake_batch(spec: TaskSpec, config, n: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    steps = spec.timesteps or TIMESTEPS
+    if spec.input_kind == "tokens":
+        x = rng.integers(1, spec.vocab_size, size=(n, steps)).astype("int32")
+        if spec.mask_zero:
+            x[:, -2:] = 0  # post-padding, as the real pipeline makes it
+    else:
+        x = rng.normal(size=(n, steps, spec.features)).astype("float32")
+    if spec.head == BINARY:
+        y = rng.integers(0, 2, size=(n, 1)).astype("float32")
+    elif spec.head == NEXT_TOKEN:
+        y = rng.integers(0, spec.vocab_size, size=(n, steps))
+    elif spec.head == REGRESSION:
+        y = rng.normal(size=(n, spec.output_units)).astype("float32")
+    else:
+        y = rng.integers(0, spec.output_units, size=(n,))
+        if config.one_hot_labels:
+            y = np.eye(spec.output_units, dtype="float32")[y]
+    return x, y
+
+
+CASES = [
+    pytest.param(m, t, id=f"{m}-{t}")
+    for m in models.MODELS
+    for t in datasets.TASKS
+    if tiny_config(m, t) is not None
+]
+
+
+def test_every_model_runs_somewhere():
+    assert {m for m, _ in (c.values for c in CASES)} == set(models.MODELS)
+
+
+@pytest.mark.parametrize("model_name,task_name", CASES)
+def test_model_on_task(model_name, task_name, tmp_path):
+    spec = TINY_SPECS[task_name]
+    if models.get_model(model_name).compiles and spec.input_kind == "features":
+        spec = dataclasses.replace(spec, timesteps=10)  # the snippets' printed input_shape
+    config = tiny_config(model_name, task_name)
+    keras.utils.set_random_seed(0)
+    model = build_model(config, spec)
+    x, y = fake_batch(spec, config)
+
+    out = model.predict_on_batch(x)
+    steps = x.shape[1]
+    expected = (4, steps, spec.output_units) if spec.per_step else (4, spec.output_units)
+    assert out.shape == expected
+
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    assert np.isfinite(float(loss))
+    grads = tape.gradient(loss, model.trainable_variables)
+    for var, grad in zip(model.trainable_variables, grads):
+        assert grad is not None, var.path
+        assert float(tf.reduce_max(tf.abs(tf.convert_to_tensor(grad)))) > 0, f"no gradient reaches {var.path}"
+
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+    path = tmp_path / "model.keras"
+    rundir.save_model(model, path)
+    restored = rundir.load_model(path)
+    np.testing.assert_array_equal(restored.predict_on_batch(x), model.predict_on_batch(x))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [dict(cell="simplernn"), dict(cell="lstm", layers=2), dict(cell="gru", bidirectional=True, dropout=0.2)],
+    ids=["simplernn", "stacked-lstm", "bidirectional-gru-dropout"],
+)
+@pytest.mark.parametrize("task_name", ["imdb", "waveforms"])
+def test_sequential_and_functional_agree(overrides, task_name):
+    spec = TINY_SPECS[task_name]
+    config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3, **overrides)
+    functional = build_functional(config, spec)
+    sequential = build_sequential(config, spec)
+    assert isinstance(sequential, keras.Sequential) and not isinstance(functional, keras.Sequential)
+    assert [type(layer) for layer in sequential.layers] == [type(layer) for layer in functional.layers[1:]]
+    sequential.set_weights(functional.get_weights())
+    x, _ = fake_batch(spec, config, seed=1)
+    np.testing.assert_allclose(sequential.predict_on_batch(x), functional.predict_on_batch(x), atol=1e-6)
+
+
+def test_mask_hides_padding():
+    """With mask_zero, trailing padding cannot change the prediction."""
+    spec = TINY_SPECS["imdb"]
+    config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3)
+    model = build_functional(config, spec)
+    x = np.array([[5, 6, 7, 0, 0, 0, 0]], dtype="int32")
+    longer = np.array([[5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype="int32")
+    unpadded_model = build_functional(config, dataclasses.replace(spec, timesteps=None))
+    unpadded_model.set_weights(model.get_weights())
+    np.testing.assert_allclose(model.predict_on_batch(x), unpadded_model.predict_on_batch(longer), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_on_batch(x), unpadded_model.predict_on_batch(x[:, :3]), atol=1e-6
+    )
+
+
+def test_unknown_model_lists_the_choices():
+    with pytest.raises(ValueError, match="unknown model 'transformer'.*simplernn"):
+        models.get_model("transformer")
+
+
+def test_registry_refuses_duplicates():
+    with pytest.raises(ValueError, match="registered twice"):
+        models.register_model("lstm", "again", build_functional, preset={})
+
+
+def test_cudnn_is_off_where_xla_compiles_on_cpu():
+    config = dataclasses.replace(config_lib.TrainConfig(), cell="lstm", units=3)
+    model = build_functional(config, TINY_SPECS["timeseries"])
+    model.compile(loss="mse", jit_compile=True)
+    assert model.jit_compile is True  # Keras drops jit silently for cuDNN-eligible layers

@@ -1,0 +1,48 @@
+"""Plots of a run: learning curves and forecasts (matplotlib, no display)."""
+
+from __future__ import annotations
+
+import csv
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; works on machines without a screen
+import matplotlib.pyplot as plt  # noqa: E402
+
+from zoo import rundir  # noqa: E402
+
+
+def save_curves(history_csv: str, path: str) -> None:
+    """Loss and the task metric per epoch, train and validation, side by side."""
+    with open(history_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) for r in rows]
+    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for key, label in ((name, "train"), ("val_" + name, "validation")):
+            if key in rows[0]:
+                ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    rundir.save_figure(fig, path)
+    plt.close(fig)
+
+
+def save_forecast(windows, truths, predictions, naive, path: str) -> None:
+    """A few test windows: the past, the true next value(s) and the forecasts."""
+    fig, axes = plt.subplots(1, len(windows), figsize=(5 * len(windows), 3.5), squeeze=False)
+    for ax, x, y, p, n in zip(axes[0], windows, truths, predictions, naive):
+        past = range(len(x))
+        future = range(len(x), len(x) + len(y))
+        ax.plot(past, x, color="gray", label="past window")
+        ax.plot(future, y, "o-", color="black", label="truth")
+        ax.plot(future, p, "x-", color="tab:red", label="model")
+        ax.plot(future, n, "s", color="tab:blue", alpha=0.6, label="naive (last value)")
+        ax.set_xlabel("step")
+    axes[0][0].legend(loc="best", fontsize="small")
+    rundir.save_figure(fig, path)
+    plt.close(fig)
