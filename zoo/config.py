@@ -74,6 +74,8 @@ FLAGS = [
     ("data_dir", str, "TFDS data dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)"),
     ("run_dir", str, "where to write the run (default: runs/<task>/<model>)"),
 ]
+# A model that compiles itself (the chapter's snippets) fixes these.
+FIXED_BY_SNIPPETS = ("units", "layers", "bidirectional", "learning_rate", "clipnorm", "dropout", "api")
 POSITIVE = (
     "epochs",
     "batch_size",
@@ -116,7 +118,13 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"model {entry.name!r} runs only on: {', '.join(entry.tasks)}")
     values = dataclasses.asdict(defaults) | task.defaults | entry.preset
     values |= entry.task_overrides.get(task.name, {})
-    values |= {k: v for k, v in args.items() if v is not None and k in values}
+    given = {k: v for k, v in args.items() if v is not None and k in values}
+    fixed = sorted(set(given) & set(FIXED_BY_SNIPPETS)) if entry.compiles else []
+    if fixed:
+        raise ValueError(
+            f"{entry.name!r} is the chapter's model as printed; --{fixed[0].replace('_', '-')} does not apply to it"
+        )
+    values |= given
     values.update(model=entry.name, task=task.name)
     config = TrainConfig(**values)
     validate(config)
