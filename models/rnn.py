@@ -22,24 +22,6 @@ def head_layer(spec: TaskSpec) -> keras.layers.Layer:
     return keras.layers.Dense(spec.output_units, activation=activation[spec.head], name="head")
 
 
-def use_cudnn(config) -> str | bool:
-    """cuDNN where a GPU can use it; off where XLA should compile the loop.
-
-    Keras marks an LSTM/GRU that *could* use cuDNN as not XLA-compatible and
-    then silently drops `jit_compile=True`, even on a CPU. On a CPU the
-    XLA-compiled loop is the fast path (2.3x measured for an LSTM).
-    """
-    if config.jit_compile and not keras.config.backend() == "jax" and not _has_gpu():
-        return False
-    return "auto"
-
-
-def _has_gpu() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
     """The layers of the model in order: [embedding], RNN x layers, head.
 
@@ -59,9 +41,8 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
         last = i == config.layers - 1
         # Every layer but the last hands the whole sequence on; the last one
         # returns only its final state unless the head predicts every step.
-        kwargs = {} if config.cell == "simplernn" else {"use_cudnn": use_cudnn(config)}
         rnn = CELLS[config.cell](
-            config.units, return_sequences=not last or spec.per_step, name=f"{config.cell}_{i}", **kwargs
+            config.units, return_sequences=not last or spec.per_step, name=f"{config.cell}_{i}"
         )
         if config.bidirectional:
             rnn = keras.layers.Bidirectional(rnn, name=f"bidirectional_{i}")

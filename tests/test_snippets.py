@@ -84,7 +84,9 @@ def test_snippet_settings_resolve_for_their_task():
         config_lib.resolve({"model": "snippet-classifier", "task": "waveforms", "units": 8})
 
 
-@pytest.mark.parametrize("model,task", [("snippet-forecaster", "timeseries"), ("snippet-classifier", "waveforms")])
+@pytest.mark.parametrize(
+    "model,task", [("snippet-forecaster", "timeseries"), ("snippet-classifier", "waveforms")]
+)
 def test_snippets_run_from_the_command_line(model, task, tmp_path):
     import json
 
