@@ -151,3 +151,40 @@ def test_readme_lists_every_task():
     for module in (simplernn_forward, lstm_forward, gru_forward, bptt, vg):
         for task in module.TASKS:
             assert task in text, (module.__name__, task)
+
+
+def test_next_word_beam_search_on_a_trained_run(tmp_path):
+    """Beam search returns complete words whose probability is the product of their characters'."""
+    import math
+
+    import evaluate  # noqa: F401  (imports the CLI modules the run needs)
+    import train
+    from datasets import shakespeare
+    from exercises import next_word
+    from models.generation import Sampler
+    from zoo import cli, rundir
+
+    run_dir = str(tmp_path / "run")
+    args = ["--model", "gru", "--task", "shakespeare", "--run-dir", run_dir, "--units", "16"]
+    assert cli.run(train.main, [*args, "--epochs", "1", "--steps-per-epoch", "20"]) == 0
+    results = next_word.main([run_dir, "--top-k", "3", "--length", "20"])
+    assert [r["prompt"] for r in results] == list(next_word.PROMPTS)
+
+    state = rundir.read_json(f"{run_dir}/{rundir.STATE_FILE}")
+    sampler = Sampler(rundir.load_model(f"{run_dir}/{rundir.MODEL_FILE}"))
+    for result in results:
+        probs = [p for _, p in result["top_words"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+        assert len(result["completion"]) == 20
+        word, p = result["top_words"][0]
+        assert word and not set(word) & next_word.WORD_END
+        # Recompute P(word + end) character by character.
+        text, logp = result["prompt"], 0.0
+        ends = [c for c in next_word.WORD_END]
+        for char in word:
+            logp += math.log(float(sampler.next_probabilities(shakespeare.encode(state, text))[
+                shakespeare.encode(state, char)[0]]))
+            text += char
+        last = sampler.next_probabilities(shakespeare.encode(state, text)).numpy()
+        p_end = sum(last[i] for i in {int(shakespeare.encode(state, c)[0]) for c in ends})
+        assert math.exp(logp) * p_end == pytest.approx(p, rel=1e-4)
