@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from zoo import cli
@@ -11,15 +12,16 @@ from zoo import cli
 def positive(kind):
     def parse(text):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if not (value > 0 and math.isfinite(value)):  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
         return value
 
+    parse.__name__ = kind.__name__  # argparse names it: "invalid int value: 'x'"
     return parse
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Evaluate a run directory written by train.py.")
+    parser = cli.ArgumentParser(description="Evaluate a run directory written by train.py.")
     parser.add_argument("run_dir", help="run directory, e.g. runs/imdb/simplernn")
     parser.add_argument("--text", action="append", default=[], help="imdb: a text to score (repeatable)")
     parser.add_argument("--text-file", help="imdb: a UTF-8 file with one text to score per line")
@@ -45,8 +47,12 @@ def read_texts(args) -> list[str]:
                 lines = [line.strip() for line in f if line.strip()]
         except FileNotFoundError:
             raise ValueError(f"--text-file {args.text_file} does not exist") from None
+        except IsADirectoryError:
+            raise ValueError(f"--text-file {args.text_file} is a directory, not a file") from None
         except UnicodeDecodeError:
-            raise ValueError(f"--text-file {args.text_file} is not UTF-8 text") from None
+            raise ValueError(f"--text-file {args.text_file} is not UTF-8 text; save it as UTF-8") from None
+        except OSError as err:
+            raise ValueError(f"--text-file {args.text_file} cannot be read: {err.strerror}") from None
         if not lines:
             raise ValueError(f"--text-file {args.text_file} holds no text")
         texts += lines
@@ -55,17 +61,18 @@ def read_texts(args) -> list[str]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    texts = read_texts(args)  # bad input fails before TensorFlow starts
+    if not args.seed_text:
+        raise ValueError("--seed-text is empty")
     from zoo import evaluation
 
     options = evaluation.EvalOptions(
-        texts=read_texts(args),
+        texts=texts,
         seed_text=args.seed_text,
         length=args.length,
         temperature=args.temperature,
         limit=args.limit,
     )
-    if not options.seed_text:
-        raise ValueError("--seed-text is empty")
     metrics = evaluation.evaluate(args.run_dir, options)
     print(evaluation.format_table(metrics))
     print(f"metrics written to {args.run_dir}/metrics.json")

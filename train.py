@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
 from zoo import cli
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="Train a recurrent model from the zoo on a TFDS task.",
+    parser = cli.ArgumentParser(
+        description="Train a recurrent model from the zoo on a TFDS task. "
+        "Rerunning the command of an unfinished (killed) run resumes it from its last checkpoint.",
         epilog="Example: python train.py --model lstm --task timeseries",
     )
     from zoo import config
 
     config.add_flags(parser)
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace a finished run in the run directory"
+        "--overwrite", action="store_true", help="replace a finished or unfinished run in the run directory"
     )
     parser.add_argument("--list", action="store_true", help="list the models and tasks, then exit")
     return parser.parse_args(argv)
+
+
+def given_flags(args) -> dict:
+    """The training flags given on the command line (not --overwrite or --list)."""
+    return {k: v for k, v in vars(args).items() if v is not None and k not in ("overwrite", "list")}
 
 
 def print_list() -> None:
@@ -41,10 +47,22 @@ def main(argv=None) -> None:
     if args.list:
         print_list()
         return
-    from zoo import config, training
+    # Announce a resume first, before TensorFlow starts (seconds, and its log
+    # lines): the same command as the unfinished run's, read from its config.json.
+    from zoo import config, rundir
+
+    flags = given_flags(args)
+    guess = args.run_dir or os.path.join(
+        "runs", args.task or config.TrainConfig.task, args.model or config.TrainConfig.model
+    )
+    note = None if args.overwrite else rundir.peek_resume(guess, flags)
+    if note:
+        print(note, flush=True)
+
+    from zoo import training
 
     cfg = config.resolve(vars(args))
-    run_dir = training.train(cfg, overwrite=args.overwrite)
+    run_dir = training.train(cfg, overwrite=args.overwrite, flags=flags, announced=note is not None)
     print(f"Run saved in {run_dir}; evaluate it with: python evaluate.py {run_dir}")
 
 

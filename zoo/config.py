@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from typing import Any
-
-import datasets
-import models
 
 # Bumped when a field changes meaning; evaluate.py refuses other versions.
 CONFIG_VERSION = 1
@@ -111,9 +109,15 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     Raises:
         ValueError: unknown model/task, an incompatible pair, or a bad value.
     """
+    # Imported here, not at the top: they import TensorFlow (seconds), and
+    # train.py reads the flags and announces a resume before that.
+    import datasets
+    import models
+
     defaults = TrainConfig()
-    task = datasets.get_task(args.get("task") or defaults.task)
-    entry = models.get_model(args.get("model") or defaults.model)
+    # `is None`, not `or`: an empty name is an unknown name, not the default.
+    task = datasets.get_task(defaults.task if args.get("task") is None else args["task"])
+    entry = models.get_model(defaults.model if args.get("model") is None else args["model"])
     if entry.tasks is not None and task.name not in entry.tasks:
         raise ValueError(f"model {entry.name!r} runs only on: {', '.join(entry.tasks)}")
     values = dataclasses.asdict(defaults) | task.defaults | entry.preset
@@ -135,10 +139,16 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
 
 def validate(config: TrainConfig) -> None:
     """Raises ValueError for a value out of range, naming the value received."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--{field.name.replace('_', '-')} must be a finite number, got {value}")
     for name in POSITIVE:
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if not 0 <= config.seed < 2**32:  # the range NumPy's seed accepts
+        raise ValueError(f"--seed must be in [0, 2**32), got {config.seed}")
     if not 0 <= config.dropout < 1:
         raise ValueError(f"--dropout must be in [0, 1), got {config.dropout}")
     if config.checkpoint_every < 0:
@@ -162,4 +172,9 @@ def from_json(data: dict[str, Any], where: str) -> TrainConfig:
     unknown = sorted(set(data["config"]) - known)
     if unknown:
         raise ValueError(f"{where} has settings this version does not know: {', '.join(unknown)}")
-    return TrainConfig(**data["config"])
+    config = TrainConfig(**data["config"])
+    try:
+        validate(config)
+    except (TypeError, ValueError) as err:  # TypeError: a value of the wrong type
+        raise ValueError(f"{where} holds an invalid setting ({err})") from None
+    return config

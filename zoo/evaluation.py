@@ -139,7 +139,12 @@ EVALUATORS = {
 
 def evaluate(run_dir: str, options: EvalOptions) -> dict:
     """Evaluates a run on its task's test split; writes and returns metrics.json."""
-    config, _ = rundir.load_config(run_dir)
+    config, saved = rundir.load_config(run_dir)
+    if not saved.get("finished"):
+        raise rundir.RunError(
+            f"{run_dir} holds an unfinished run (interrupted, or still training): "
+            "rerun its train.py command to resume it"
+        )
     task = datasets.get_task(config.task)
     if options.texts and task.name != "imdb":
         raise ValueError(f"--text/--text-file score sentiment: they need an imdb run, not {task.name!r}")

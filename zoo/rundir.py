@@ -1,13 +1,18 @@
-"""The run directory: atomic writes, refusal to clobber, safe loading.
+"""The run directory: atomic writes, refusal to clobber, resuming, safe loading.
 
 Every file is written to a temporary file in the same directory and moved
 into place with `os.replace`, so a kill during a save leaves the previous
-good file, never a truncated one.
+good file, never a truncated one. (Keras's own `model.save` writes in place:
+a kill halfway leaves a truncated archive.)
+
+This module imports Keras only where a model is saved or loaded, so that
+train.py can announce a resume before TensorFlow starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -15,15 +20,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import keras
-
 from zoo import config as config_lib
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 STATE_FILE = "task_state.json"
 HISTORY_FILE = "history.csv"
-BACKUP_DIR = "backup"  # BackupAndRestore's checkpoints of an unfinished run
+BACKUP_DIR = "backup"  # the checkpoints of an unfinished run
+CHECKPOINT_WEIGHTS = "latest.weights.h5"  # weights and optimizer state (BackupAndRestore's name)
+CHECKPOINT_METADATA = "training_metadata.json"  # where training resumes (BackupAndRestore's name)
 RUN_FILES = (
     MODEL_FILE,
     CONFIG_FILE,
@@ -36,26 +41,62 @@ RUN_FILES = (
     BACKUP_DIR,
     "logs",
 )
+# Settings that may differ when an unfinished run resumes: the optimizer's
+# step size and clipping (the remedies for a NaN loss) and where things are.
+# Anything else changes the model or the data, and a checkpoint would not fit.
+RESUME_MAY_CHANGE = ("learning_rate", "clipnorm", "data_dir", "run_dir")
+# The first bytes of an HDF5 file (a legacy Keras model, whatever its name).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# mkstemp creates files readable by the owner only; run files get the usual
+# mode that the umask allows, like any file the user writes.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 class RunError(RuntimeError):
     """A run directory that cannot be used as asked; the message says why."""
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ""):
-    """Yields a temporary path beside `path`; moves it over `path` on success."""
+    """Yields a temporary path beside `path`; moves it over `path` on success.
+
+    On an exception the temporary file is removed and `path` is untouched; on
+    a kill it stays behind as a hidden `.NAME.*.tmp*` file, which `prepare()`
+    removes.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp" + suffix)
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # the data is on disk before the name points to it
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Makes a rename durable (a power cut after it keeps the new name)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text(path, text: str) -> None:
@@ -67,15 +108,44 @@ def write_json(path, data) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def save_model(model: keras.Model, path) -> None:
+def save_model(model, path) -> None:
     # Keras insists on the .keras suffix for the temporary file too.
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
 
 
+def save_weights(model, path) -> None:
+    """Weights and optimizer state, as `model.save_weights` writes them."""
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+
+
+def save_arrays(path, arrays) -> None:
+    """A list of NumPy arrays (e.g. `model.get_weights()`) as an .npz file."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, *arrays)
+
+
+def load_arrays(path) -> list:
+    import numpy as np
+
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
 def save_figure(fig, path) -> None:
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+
+def remove_leftovers(directory) -> None:
+    """Removes the temporary files that a kill during a save left behind."""
+    for leftover in Path(directory).glob(".*.tmp*"):
+        if leftover.is_file():
+            leftover.unlink()
 
 
 def read_json(path):
@@ -89,79 +159,219 @@ def default_run_dir(config) -> str:
     return config.run_dir or os.path.join("runs", config.task, config.model)
 
 
-def prepare(run_dir: str, config, overwrite: bool) -> bool:
+@dataclasses.dataclass
+class Resume:
+    """Where an unfinished run resumes, read from its checkpoint.
+
+    Keras's `BackupAndRestore` restores the weights and optimizer state of
+    the last checkpoint but always restarts an epoch from its first batch:
+    `batches_done` batches of `epoch` are in the weights and are trained on
+    again.
+    """
+
+    epoch: int  # 0-based index of the epoch training restarts
+    batches_done: int  # batches of that epoch already in the weights (0: an epoch boundary)
+    epochs: int  # the run's --epochs
+    changed: dict = dataclasses.field(default_factory=dict)  # setting -> (saved, now)
+
+    def message(self, run_dir: str) -> str:
+        where = f"Resuming the unfinished run in {run_dir} from its last checkpoint"
+        if self.batches_done:
+            where += (
+                f" (epoch {self.epoch + 1} of {self.epochs}, after batch {self.batches_done};"
+                f" epoch {self.epoch + 1} restarts from its first batch)"
+            )
+        else:
+            where += f" (after epoch {self.epoch} of {self.epochs})"
+        changes = [
+            f"--{k.replace('_', '-')} {'off' if old is None else old} -> {'off' if new is None else new}"
+            for k, (old, new) in self.changed.items()
+        ]
+        return where + (f"; now with {', '.join(changes)}" if changes else "") + "."
+
+
+def checkpoint_metadata(run_dir) -> dict | None:
+    """The metadata of a run's checkpoint, or None where it has none."""
+    backup = Path(run_dir) / BACKUP_DIR
+    if not (backup / CHECKPOINT_WEIGHTS).is_file() or not (backup / CHECKPOINT_METADATA).is_file():
+        return None
+    try:
+        data = json.loads((backup / CHECKPOINT_METADATA).read_text(encoding="utf-8"))
+        return data if isinstance(data.get("epoch"), int) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _resume(run_dir, saved: dict, changed: dict) -> Resume | None:
+    meta = checkpoint_metadata(run_dir)
+    if meta is None:
+        return None
+    return Resume(meta["epoch"], meta.get("batches_done", 0), saved["config"]["epochs"], changed)
+
+
+def peek_resume(run_dir: str, flags: dict) -> str | None:
+    """The resume line, when `run_dir` holds an unfinished run started with the same `flags`.
+
+    Cheap (no TensorFlow), so that train.py prints it first. `prepare()`
+    makes the real decision, also for commands that differ but resolve to the
+    same settings.
+    """
+    try:
+        data = json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+        if (
+            data.get("finished")
+            or data.get("flags") != flags
+            or data.get("version") != config_lib.CONFIG_VERSION
+        ):
+            return None
+        resume = _resume(run_dir, data, {})
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return resume.message(run_dir) if resume else None
+
+
+def _describe(data: dict) -> str:
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    return f"{config.get('task', '?')}/{config.get('model', '?')}"
+
+
+def prepare(run_dir: str, config, overwrite: bool) -> Resume | None:
     """Makes `run_dir` ready for training `config`.
 
     Returns:
-        True when an unfinished run with the same settings is there to resume.
+        Where to resume, when an unfinished run with the same settings (but
+        for `RESUME_MAY_CHANGE`) has a checkpoint there; else None.
 
     Raises:
         RunError: a finished run is there (and not `overwrite`), an
-            unfinished one with other settings, or the directory is not writable.
+            unfinished one with other settings or from another version, or
+            the directory cannot be created or written.
     """
     path = Path(run_dir)
-    saved = path / CONFIG_FILE
-    if saved.exists() and not overwrite:
-        data = read_json(saved)
-        if data.get("finished"):
-            raise RunError(f"{run_dir} already holds a finished run; pass --overwrite to replace it")
-        if data.get("config") != config_lib.to_json(config)["config"]:
-            raise RunError(
-                f"{run_dir} holds an unfinished run with other settings; "
-                "rerun with the same flags to resume, or pass --overwrite"
-            )
-        resume = (path / BACKUP_DIR).exists()
-    else:
-        resume = False
-        if overwrite:
-            for name in RUN_FILES:
-                target = path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--run-dir {run_dir} is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise RunError(f"cannot create run directory {run_dir}: {err.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise RunError(f"run directory {run_dir} is not writable")
+    try:  # os.access() says yes to root even on a read-only file system
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise RunError(f"run directory {run_dir} is not writable ({err.strerror})") from None
+    remove_leftovers(path)
+    if (path / BACKUP_DIR).is_dir():
+        remove_leftovers(path / BACKUP_DIR)
+
+    saved = path / CONFIG_FILE
+    if overwrite:
+        for name in RUN_FILES:
+            target = path / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        return None
+    if not saved.exists():
+        if (path / MODEL_FILE).exists() or (path / HISTORY_FILE).exists():
+            raise RunError(
+                f"{run_dir} holds run files but no {CONFIG_FILE}; "
+                "pass --overwrite to replace them, or choose another --run-dir"
+            )
+        shutil.rmtree(path / BACKUP_DIR, ignore_errors=True)  # nothing to resume: no stray checkpoint
+        return None
+    data = read_json(saved)
+    if not isinstance(data, dict) or data.get("version") != config_lib.CONFIG_VERSION:
+        version = data.get("version") if isinstance(data, dict) else None
+        raise RunError(
+            f"{run_dir} holds a run from another version of the zoo (config version {version!r}, "
+            f"this one writes {config_lib.CONFIG_VERSION}); pass --overwrite to replace it, "
+            "or choose another --run-dir"
+        )
+    if data.get("finished"):
+        raise RunError(
+            f"{run_dir} already holds a finished run ({_describe(data)}); pass --overwrite to replace it "
+            f"(evaluate it with: python evaluate.py {run_dir})"
+        )
+    old = data.get("config") if isinstance(data.get("config"), dict) else {}
+    new = config_lib.to_json(config)["config"]
+    differ = [k for k in new if old.get(k, "(absent)") != new[k]]
+    blocking = [k for k in differ if k not in RESUME_MAY_CHANGE]
+    if blocking:
+        shown = "; ".join(f"{k}: {old.get(k, '(absent)')!r} there, {new[k]!r} now" for k in blocking[:4])
+        raise RunError(
+            f"{run_dir} holds an unfinished {_describe(data)} run with other settings ({shown}); "
+            "rerun its own command to resume it, pass --overwrite to start over, "
+            "or choose another --run-dir"
+        )
+    changed = {k: (old[k], new[k]) for k in differ if k in ("learning_rate", "clipnorm")}
+    resume = _resume(path, data, changed)
+    if resume is None:  # killed before its first checkpoint: it starts over
+        shutil.rmtree(path / BACKUP_DIR, ignore_errors=True)
     return resume
 
 
 def load_config(run_dir: str):
     """Reads a run's config.json; RunError if the directory holds no run."""
     path = Path(run_dir)
+    if path.is_file():
+        raise RunError(f"{run_dir} is a file; evaluate.py takes a run directory written by train.py")
     if not path.is_dir():
         raise RunError(f"run directory {run_dir} does not exist")
     if not (path / CONFIG_FILE).exists():
         raise RunError(f"{run_dir} holds no run (no {CONFIG_FILE})")
     data = read_json(path / CONFIG_FILE)
+    if not isinstance(data, dict):
+        raise RunError(f"{path / CONFIG_FILE} is not a run configuration")
     try:
         return config_lib.from_json(data, str(path / CONFIG_FILE)), data
     except (TypeError, ValueError) as err:
         raise RunError(str(err)) from None
 
 
-def load_model(path) -> keras.Model:
+def load_model(path):
     """Loads a `.keras` file in safe mode, with one clear line for bad files.
 
-    Legacy HDF5 (.h5) models are refused: Keras does not enforce safe mode
-    for them in older versions (CVE-2025-9905). A truncated or corrupt file,
-    for which Keras itself reports a misleading "File not found", is named
-    as such.
+    Never loads with `safe_mode=False`: a model that needs it (a `Lambda`
+    layer, arbitrary code) is refused. Legacy HDF5 models are refused,
+    whatever their name: Keras does not enforce safe mode for them in older
+    versions (CVE-2025-9905). A truncated or corrupt file, for which Keras
+    itself reports a misleading "File not found", is named as such.
     """
     path = Path(path)
     if path.suffix in (".h5", ".hdf5"):
         raise RunError(f"{path} is a legacy HDF5 model; only .keras files are loaded (safe mode)")
     if not path.exists():
+        legacy = sorted(p.name for pattern in ("*.h5", "*.hdf5") for p in path.parent.glob(pattern))
+        if legacy:
+            raise RunError(
+                f"{path.parent} has no {path.name}, only a legacy HDF5 model ({legacy[0]}); "
+                "HDF5 models are not loaded (no safe mode): retrain the run"
+            )
         raise RunError(f"{path} does not exist: the run has no trained model (did training finish?)")
-    if not zipfile.is_zipfile(path):
+    if path.is_dir():
+        raise RunError(f"{path} is a directory, not a .keras file")
+    with open(path, "rb") as f:
+        head = f.read(len(HDF5_SIGNATURE))
+    if head == HDF5_SIGNATURE:
+        raise RunError(
+            f"{path} is a legacy HDF5 model under a .keras name; "
+            "HDF5 models are not loaded (no safe mode): retrain the run"
+        )
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise RunError(f"{path} is not a valid .keras file (truncated or corrupt); retrain the run")
+    import keras
+
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as err:  # noqa: BLE001  (Keras raises many kinds for a bad archive)
+        if "safe_mode" in str(err):
+            raise RunError(
+                f"{path} holds code (e.g. a Lambda layer) that loads only with safe_mode=False; "
+                "it is not loaded: arbitrary code could run"
+            ) from None
         raise RunError(
             f"{path} could not be loaded ({err.__class__.__name__}): "
-            "the file is corrupt or from an incompatible version"
+            "the file is corrupt or from an incompatible version; retrain the run"
         ) from None

@@ -1,4 +1,4 @@
-"""Training with `model.fit` and callbacks, into a run directory."""
+"""Training with `model.fit` and callbacks, into a run directory that survives a kill."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import io
 import math
 import os
 import shutil
+import time
 
 import keras
+import numpy as np
 
 import datasets
 import models
@@ -18,26 +20,155 @@ from zoo import plots, rundir
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss; the last checkpoint is kept."""
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+def non_finite_advice(run_dir: str, learning_rate: float) -> str:
+    """What to do after a NaN: the same command, gentler, resumes the last good checkpoint."""
+    remedy = f"rerun with a lower --learning-rate (this run: {learning_rate:g}) or with --clipnorm 1.0"
+    if rundir.checkpoint_metadata(run_dir) is not None:
+        return f"{remedy} to resume from the last good checkpoint, kept in {run_dir}/{rundir.BACKUP_DIR}"
+    return f"{remedy} (there is no checkpoint yet: it starts over)"
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raises at the first NaN/inf batch loss, naming epoch and batch.
+    """Raises at the first NaN/inf loss, naming epoch and batch.
 
     Keras's own `TerminateOnNaN()` ends training "gracefully", which makes
-    `BackupAndRestore` delete its checkpoints; raising keeps them.
+    `BackupAndRestore` delete its checkpoints; raising keeps them. It comes
+    before the checkpoint callback, so the bad batch is never checkpointed.
     """
+
+    def __init__(self, run_dir: str, learning_rate: float):
+        super().__init__()
+        self.run_dir = run_dir
+        self.learning_rate = learning_rate
+        self.epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        # Keras logs the epoch's running mean: it turns NaN at the first NaN batch.
+        self._check(
+            (logs or {}).get("loss"), f"loss became {{}} at epoch {self.epoch + 1}, batch {batch + 1}"
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check((logs or {}).get("val_loss"), f"validation loss became {{}} at epoch {epoch + 1}")
+
+    def _check(self, value, what: str):
+        if value is not None and not math.isfinite(float(value)):
+            advice = non_finite_advice(self.run_dir, self.learning_rate)
+            raise NonFiniteLossError(f"{what.format(float(value))}; {advice}")
+
+
+class RunCheckpoint(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that checkpoints atomically, every epoch and every N batches.
+
+    What it changes in Keras's callback (3.15):
+
+    * With an integer `save_freq`, Keras checkpoints only every N batches,
+      never at the end of an epoch; this one does both.
+    * Keras writes the weights file and the metadata in place (a kill during
+      the write corrupts them); this one writes both atomically, weights first.
+    * It refuses to checkpoint non-finite weights (raising
+      `NonFiniteLossError`), so the checkpoint is always a good one.
+    * It keeps the early-stopping state (best loss, its epoch and weights,
+      patience used) in the checkpoint, so that a resumed run stops, and
+      restores the best weights, as the uninterrupted run would.
+
+    Like Keras's, it restores the weights and optimizer state of the last
+    checkpoint and restarts that epoch from its first batch.
+    """
+
+    def __init__(self, run_dir: str, save_freq, early_stopping=None, learning_rate=None):
+        super().__init__(
+            os.path.join(run_dir, rundir.BACKUP_DIR),
+            save_freq=save_freq,
+            double_checkpoint=False,  # atomic writes: the latest checkpoint is always whole
+            delete_checkpoint=False,  # deleted by train(), only once model.keras is saved
+        )
+        self.run_dir = run_dir
+        self.early_stopping = early_stopping
+        self.learning_rate = learning_rate  # set after a restore, when the resume changed it
+        self._epoch_batches = 0
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)  # restores weights, optimizer state and the epoch
+        except (OSError, ValueError, KeyError) as err:
+            raise rundir.RunError(
+                f"the checkpoint in {self.backup_dir} cannot be restored ({err.__class__.__name__}: "
+                f"{str(err)[:200]}); pass --overwrite to start the run over"
+            ) from None
+        metadata = rundir.checkpoint_metadata(self.run_dir)
+        if metadata is None:
+            return
+        if self.learning_rate is not None:
+            self.model.optimizer.learning_rate = self.learning_rate
+        state = metadata.get("early_stopping")
+        if self.early_stopping is not None and state:
+            es = self.early_stopping  # on_train_begin has reset it; it comes earlier in the list
+            es.best, es.best_epoch, es.wait = state["best"], state["best_epoch"], state["wait"]
+            if state.get("best_weights"):
+                es.best_weights = rundir.load_arrays(os.path.join(self.backup_dir, state["best_weights"]))
+            if state.get("stopped_epoch"):  # killed after early stopping, before model.keras
+                es.stopped_epoch = state["stopped_epoch"]
+                self.model._initial_epoch = self.params["epochs"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Keras counts epochs from 0 again after a restore, until the first
+        # epoch ends: a checkpoint in a resumed epoch would name epoch 1.
+        self._current_epoch = epoch
+        self._epoch_batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._epoch_batches = batch + 1
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch_batches = 0
+        super().on_epoch_end(epoch, logs)  # moves to the next epoch; saves when save_freq == "epoch"
+        if self.save_freq != "epoch":
+            self._save_model()
+            self._batches_seen_since_last_saving = 0  # the next one N batches into the next epoch
+
+    def _save_model(self):
+        weights = self.model.get_weights()
+        if not all(np.isfinite(w).all() for w in weights if np.issubdtype(w.dtype, np.floating)):
             raise NonFiniteLossError(
-                f"loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}; "
-                "try a lower --learning-rate or --clipnorm 1.0 (the last good checkpoint is kept)"
+                f"the weights became NaN or infinite at epoch {self._current_epoch + 1}, "
+                f"batch {self._epoch_batches}; "
+                + non_finite_advice(self.run_dir, float(np.asarray(self.model.optimizer.learning_rate)))
             )
+        os.makedirs(self.backup_dir, exist_ok=True)
+        metadata = {
+            "epoch": self._current_epoch,  # the epoch to restart (Keras's key)
+            "batches_done": self._epoch_batches,  # of it, in the weights (0: a boundary)
+        }
+        es = self.early_stopping
+        if es is not None and es.best is not None:
+            best_file = None
+            if es.best_weights is not None:
+                best_file = f"best-epoch{es.best_epoch + 1}.npz"
+                if not os.path.exists(os.path.join(self.backup_dir, best_file)):
+                    rundir.save_arrays(os.path.join(self.backup_dir, best_file), es.best_weights)
+            metadata["early_stopping"] = {
+                "best": float(es.best),
+                "best_epoch": es.best_epoch,
+                "wait": es.wait,
+                "stopped_epoch": es.stopped_epoch,
+                "best_weights": best_file,
+            }
+        # Weights first: a kill between the two leaves newer weights with the
+        # older metadata, which replays a little more, never less.
+        rundir.save_weights(self.model, self._weights_path)
+        rundir.write_json(self._training_metadata_path, metadata)
+        keep = metadata.get("early_stopping", {}).get("best_weights")
+        for name in os.listdir(self.backup_dir):  # best weights of earlier epochs
+            if name.startswith("best-epoch") and name != keep:
+                os.remove(os.path.join(self.backup_dir, name))
 
 
 class HistoryFile(keras.callbacks.Callback):
@@ -47,17 +178,22 @@ class HistoryFile(keras.callbacks.Callback):
         super().__init__()
         self.path = path
         self.rows: list[dict[str, str]] = []
+        self.loaded = False
 
-    def on_train_begin(self, logs=None):
-        # After a resume, BackupAndRestore has set the epoch to start from.
-        start = getattr(self.model, "_initial_epoch", 0) or 0
-        if os.path.exists(self.path):
+    def on_epoch_begin(self, epoch, logs=None):
+        # Read at the first epoch, when the checkpoint has set where training
+        # resumes: rows of epochs to be replayed are dropped.
+        if not self.loaded and os.path.exists(self.path):
             with open(self.path, newline="", encoding="utf-8") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= start]
+                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch]
+        self.loaded = True
+        self.epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows = [r for r in self.rows if int(r["epoch"]) != epoch + 1]
-        self.rows.append({"epoch": str(epoch + 1)} | {k: f"{float(v):.6g}" for k, v in (logs or {}).items()})
+        seconds = time.perf_counter() - self.epoch_start  # training and validation, wall clock
+        row = {"epoch": str(epoch + 1)} | {k: f"{float(v):.6g}" for k, v in (logs or {}).items()}
+        self.rows.append(row | {"seconds": f"{seconds:.2f}"})
         rundir.write_text(self.path, rows_to_csv(self.rows))
 
 
@@ -77,43 +213,63 @@ def build_model(config, spec) -> keras.Model:
     return model if entry.compiles else compile_model(model, config, spec)
 
 
-def train(config: config_lib.TrainConfig, overwrite: bool = False) -> str:
+def train(
+    config: config_lib.TrainConfig,
+    overwrite: bool = False,
+    flags: dict | None = None,
+    announced: bool = False,
+) -> str:
     """Trains `config` into its run directory and returns the directory.
 
     Resumes an unfinished run in the same directory from its last checkpoint
-    (weights, optimizer state, epoch).
+    (weights, optimizer state, early-stopping state; the interrupted epoch
+    restarts from its first batch).
+
+    Args:
+        config: The resolved settings.
+        overwrite: Replace a finished run in the directory.
+        flags: The command-line flags as given, kept in config.json so that
+            the same command is recognised before TensorFlow starts.
+        announced: The caller has already printed the resume line.
     """
     run_dir = rundir.default_run_dir(config)
     config.run_dir = run_dir
     resume = rundir.prepare(run_dir, config, overwrite)
-    if resume:
-        print(f"Resuming the unfinished run in {run_dir} from its last checkpoint.", flush=True)
+    if resume and not announced:
+        print(resume.message(run_dir), flush=True)
     # Same seed, same weights and batches: bit-identical runs on CPU. (TF's
     # enable_op_determinism() would also switch XLA off; the CPU kernels we
     # use are deterministic without it, and a test checks that.)
     keras.utils.set_random_seed(config.seed)
 
     task = datasets.get_task(config.task)
-    state = rundir.read_json(os.path.join(run_dir, rundir.STATE_FILE)) if resume else None
+    state_path = os.path.join(run_dir, rundir.STATE_FILE)
+    state = rundir.read_json(state_path) if resume and os.path.exists(state_path) else None
     data = task.load(config, state)
-    rundir.write_json(os.path.join(run_dir, rundir.STATE_FILE), data.state)
-    rundir.write_json(
-        os.path.join(run_dir, rundir.CONFIG_FILE), config_lib.to_json(config) | {"finished": False}
-    )
+    rundir.write_json(state_path, data.state)
+    saved = config_lib.to_json(config) | {"flags": flags}
+    rundir.write_json(os.path.join(run_dir, rundir.CONFIG_FILE), saved | {"finished": False})
 
+    # Seeded again: a first run that generates or prepares the data draws
+    # random numbers while loading, and the initial weights must not depend on that.
+    keras.utils.set_random_seed(config.seed)
     model = build_model(config, data.spec)
     _, _, monitor = loss_and_metrics(data.spec, config.one_hot_labels)
-    history_path = os.path.join(run_dir, rundir.HISTORY_FILE)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=config.patience, restore_best_weights=True
+    )
+    # Order matters: the NaN check before anything is saved; early stopping
+    # and the history before the checkpoint that records them.
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(run_dir, rundir.BACKUP_DIR),
+        StopOnNonFiniteLoss(run_dir, config.learning_rate),
+        early_stopping,
+        HistoryFile(os.path.join(run_dir, rundir.HISTORY_FILE)),
+        RunCheckpoint(
+            run_dir,
             save_freq=config.checkpoint_every or "epoch",
-            double_checkpoint=True,  # a kill during a checkpoint leaves the previous one
-            delete_checkpoint=False,  # deleted below, only once model.keras is saved
+            early_stopping=early_stopping,
+            learning_rate=config.learning_rate if resume and "learning_rate" in resume.changed else None,
         ),
-        StopOnNonFiniteLoss(),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True),
-        HistoryFile(history_path),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
     ]
     train_ds = data.train.repeat() if config.steps_per_epoch else data.train
@@ -127,9 +283,7 @@ def train(config: config_lib.TrainConfig, overwrite: bool = False) -> str:
     )
     # EarlyStopping has restored the weights of the best validation epoch.
     rundir.save_model(model, os.path.join(run_dir, rundir.MODEL_FILE))
-    plots.save_curves(history_path, os.path.join(run_dir, "curves.png"))
-    rundir.write_json(
-        os.path.join(run_dir, rundir.CONFIG_FILE), config_lib.to_json(config) | {"finished": True}
-    )
+    plots.save_curves(os.path.join(run_dir, rundir.HISTORY_FILE), os.path.join(run_dir, "curves.png"))
+    rundir.write_json(os.path.join(run_dir, rundir.CONFIG_FILE), saved | {"finished": True})
     shutil.rmtree(os.path.join(run_dir, rundir.BACKUP_DIR), ignore_errors=True)
     return run_dir
