@@ -34,6 +34,9 @@ class TaskSpec:
         output_units: Size of the head's output.
         per_step: Whether the head predicts at every step (the last
             recurrent layer then returns sequences).
+        pool: How a sequence-level head reads the last recurrent layer:
+            `"last"` (its final state) or `"mean"` (the masked mean of its
+            outputs over all steps, so that gradients reach every step).
         class_names: Names of the classes, where the head classifies.
     """
 
@@ -45,6 +48,7 @@ class TaskSpec:
     vocab_size: int = 0
     mask_zero: bool = False
     per_step: bool = False
+    pool: str = "last"
     class_names: tuple[str, ...] = ()
 
     @property

@@ -23,7 +23,7 @@ def head_layer(spec: TaskSpec) -> keras.layers.Layer:
 
 
 def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
-    """The layers of the model in order: [embedding], RNN x layers, head.
+    """The layers of the model in order: [embedding], RNN x layers, [pooling], head.
 
     Dropout, where `config.dropout` > 0, sits between layers rather than
     inside the cells: in-cell dropout rules out the fused cuDNN kernels.
@@ -42,13 +42,18 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
         # Every layer but the last hands the whole sequence on; the last one
         # returns only its final state unless the head predicts every step.
         rnn = CELLS[config.cell](
-            config.units, return_sequences=not last or spec.per_step, name=f"{config.cell}_{i}"
+            config.units,
+            return_sequences=not last or spec.per_step or spec.pool == "mean",
+            name=f"{config.cell}_{i}",
         )
         if config.bidirectional:
             rnn = keras.layers.Bidirectional(rnn, name=f"bidirectional_{i}")
         layers.append(rnn)
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}"))
+    if spec.pool == "mean" and not spec.per_step:
+        # Masked: padded steps do not count in the mean.
+        layers.append(keras.layers.GlobalAveragePooling1D(name="mean_over_time"))
     layers.append(head_layer(spec))
     return layers
 
