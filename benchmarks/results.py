@@ -1,0 +1,197 @@
+"""Train and evaluate the default presets, and write the README's results table.
+
+Each row runs the same commands a user would (`python train.py ...` then
+`python evaluate.py ...`, fresh processes, default settings plus `--seed`),
+reads `metrics.json` and `history.csv`, and keeps the numbers in
+`benchmarks/results.json`; the README table between the `results` markers is
+rewritten from that file, with date, CPU and versions.
+
+    python -m benchmarks.results                         # every row (about an hour on 2 cores)
+    python -m benchmarks.results --rows timeseries,waveforms
+    python -m benchmarks.results --quick --rows waveforms --readme /tmp/README.md   # tests
+
+Training time is the sum of the epochs' wall-clock seconds in history.csv
+(training and validation, XLA compilation included; data preparation,
+vocabulary building and evaluation excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+RECURRENT = (
+    "simplernn",
+    "lstm",
+    "gru",
+    "stacked-lstm",
+    "stacked-gru",
+    "bidirectional-lstm",
+    "bidirectional-gru",
+)
+
+# name -> (task, models, seeds, target text); each model is one table row.
+ROWS = {
+    "imdb-simplernn": ("imdb", ("simplernn",), (1, 2, 3), ">= 0.86 test accuracy, <= 300 s"),
+    "imdb-best": ("imdb", ("bidirectional-gru",), (1, 2, 3), ">= 0.89 test accuracy, <= 300 s"),
+    "shakespeare": (
+        "shakespeare",
+        ("gru",),
+        (1,),
+        "<= 1.45 nats/char validation, <= 900 s, >= 2,000 chars/s",
+    ),
+    "timeseries": ("timeseries", RECURRENT, (1,), "beats naive and linear; best <= 0.5x linear MSE"),
+    "waveforms": ("waveforms", ("gru",), (1,), ">= 0.98 test accuracy"),
+}
+
+
+def run_one(task, model, seed, out_dir, quick):
+    run_dir = Path(out_dir) / task / f"{model}-seed{seed}"
+    train = [
+        sys.executable,
+        "train.py",
+        "--task",
+        task,
+        "--model",
+        model,
+        "--seed",
+        str(seed),
+        "--run-dir",
+        str(run_dir),
+        "--overwrite",
+    ]
+    if quick:
+        train += ["--epochs", "1", "--steps-per-epoch", "2", "--units", "4"]
+    subprocess.run(train, cwd=ROOT, check=True)
+    evaluate = [sys.executable, "evaluate.py", str(run_dir)] + (
+        ["--limit", "64", "--length", "50"] if quick else []
+    )
+    subprocess.run(evaluate, cwd=ROOT, check=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as f:
+        history = list(csv.DictReader(f))
+    metrics["train_seconds"] = sum(float(r["seconds"]) for r in history)
+    metrics["epochs"] = len(history)
+    metrics["best_val_loss"] = min(float(r["val_loss"]) for r in history)
+    metrics.pop("sample", None)
+    metrics.pop("confusion_matrix", None)
+    return metrics
+
+
+def headline(task, m) -> str:
+    """The one number that the target is about, per task."""
+    if task == "imdb" or task == "waveforms":
+        return f"{m['accuracy']:.4f} test accuracy"
+    if task == "shakespeare":
+        return (
+            f"{m['best_val_loss']:.3f} nats/char validation ({m['loss_nats_per_char']:.3f} test), "
+            f"{m['generation_chars_per_second']:,.0f} chars/s"
+        )
+    return (
+        f"MSE {m['model_mse']:.5f} (naive {m['naive_mse']:.5f}, linear {m['linear_mse']:.5f}; "
+        f"{m['mse_vs_linear']:.2f}x linear)"
+    )
+
+
+def spread(task, runs) -> str:
+    if len(runs) < 2 or task != "imdb":
+        return ""
+    acc = [r["accuracy"] for r in runs]
+    return f"; mean {statistics.mean(acc):.4f}, min {min(acc):.4f}, max {max(acc):.4f} over {len(acc)} seeds"
+
+
+def render(results) -> str:
+    env = results["environment"]
+    lines = [
+        f"Measured {env['date']} on {env['cores']} CPU cores ({env['cpu']}), Python {env['python']}, "
+        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, by `python -m benchmarks.results`"
+        + (" (**--quick: smoke-test sizes, not results**)" if env.get("quick") else "")
+        + ".",
+        "",
+        "| task | model | seed | result | epochs | training s | target |",
+        "| --- | --- | --- | --- | ---: | ---: | --- |",
+    ]
+    for row in results["rows"].values():
+        runs = row["runs"]
+        for i, (seed, m) in enumerate(runs.items()):
+            note = spread(row["task"], list(runs.values())) if i == len(runs) - 1 else ""
+            lines.append(
+                f"| {row['task']} | `{row['model']}` | {seed} | {headline(row['task'], m)}{note} | "
+                f"{m['epochs']} | {m['train_seconds']:.0f} | {row['target']} |"
+            )
+    return "\n".join(lines)
+
+
+def write_readme(path, table, begin=BEGIN, end=END):
+    """Replaces what stands between the `begin` and `end` markers of `path` with `table`."""
+    text = Path(path).read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    Path(path).write_text(f"{head}{begin}\n{table}\n{end}{tail}", encoding="utf-8")
+
+
+def environment(quick):
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return dict(
+        date=time.strftime("%Y-%m-%d"),
+        cores=os.cpu_count(),
+        cpu=cpu,
+        python=platform.python_version(),
+        tensorflow=tf.__version__,
+        keras=keras.__version__,
+        quick=quick,
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from: {', '.join(ROWS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny runs (tests); marks the table as such")
+    parser.add_argument("--out-dir", default="benchmarks/runs", help="where the runs go")
+    parser.add_argument("--results", default="benchmarks/results.json", help="the results file to update")
+    parser.add_argument("--readme", default="README.md", help="README whose results table is rewritten")
+    args = parser.parse_args(argv)
+    names = [n for n in args.rows.split(",") if n]
+    unknown = sorted(set(names) - set(ROWS))
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
+
+    path = Path(args.results)
+    results = json.loads(path.read_text()) if path.exists() else {"rows": {}}
+    if results.get("environment", {}).get("quick") != args.quick:
+        results = {"rows": {}}  # never mix smoke-test numbers with real ones
+    results["environment"] = environment(args.quick)
+    for name in names:
+        task, model_names, seeds, target = ROWS[name]
+        for model in model_names:
+            runs = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
+            results["rows"][f"{task}/{model}"] = dict(task=task, model=model, target=target, runs=runs)
+            path.write_text(json.dumps(results, indent=2) + "\n")  # keep what is done
+    table = render(results)
+    write_readme(args.readme, table)
+    print(table)
+    return results
+
+
+if __name__ == "__main__":
+    main()
