@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from exercises import bptt, common, gru_forward, lstm_forward, simplernn_forward
+from exercises import bptt, common, gru_forward, lstm_forward, next_word, simplernn_forward
 from exercises import vanishing_gradient as vg
 
 TOL = common.TOLERANCE
@@ -148,7 +148,7 @@ def test_every_main_runs(tmp_path, capsys):
 def test_readme_lists_every_task():
     readme = pathlib.Path(__file__).parents[1] / "exercises" / "README.md"
     text = re.sub(r"\s+", " ", readme.read_text())
-    for module in (simplernn_forward, lstm_forward, gru_forward, bptt, vg):
+    for module in (simplernn_forward, lstm_forward, gru_forward, bptt, vg, next_word):
         for task in module.TASKS:
             assert task in text, (module.__name__, task)
 
@@ -182,8 +182,13 @@ def test_next_word_beam_search_on_a_trained_run(tmp_path):
         text, logp = result["prompt"], 0.0
         ends = [c for c in next_word.WORD_END]
         for char in word:
-            logp += math.log(float(sampler.next_probabilities(shakespeare.encode(state, text))[
-                shakespeare.encode(state, char)[0]]))
+            logp += math.log(
+                float(
+                    sampler.next_probabilities(shakespeare.encode(state, text))[
+                        shakespeare.encode(state, char)[0]
+                    ]
+                )
+            )
             text += char
         last = sampler.next_probabilities(shakespeare.encode(state, text)).numpy()
         p_end = sum(last[i] for i in {int(shakespeare.encode(state, c)[0]) for c in ends})
