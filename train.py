@@ -49,13 +49,15 @@ def main(argv=None) -> None:
         return
     # Announce a resume first, before TensorFlow starts (seconds, and its log
     # lines): the same command as the unfinished run's, read from its config.json.
-    from zoo import config, rundir
+    from zoo import config, distribute, rundir
 
     flags = given_flags(args)
     guess = args.run_dir or os.path.join(
         "runs", args.task or config.TrainConfig.task, args.model or config.TrainConfig.model
     )
-    note = None if args.overwrite else rundir.peek_resume(guess, flags)
+    # Of the workers of a multi-worker run, only the chief (TF_CONFIG) writes the run.
+    role = distribute.worker_role(args.distribute or config.TrainConfig.distribute)
+    note = None if args.overwrite or not role.chief else rundir.peek_resume(guess, flags)
     if note:
         print(note, flush=True)
 
@@ -63,7 +65,10 @@ def main(argv=None) -> None:
 
     cfg = config.resolve(vars(args))
     run_dir = training.train(cfg, overwrite=args.overwrite, flags=flags, announced=note is not None)
-    print(f"Run saved in {run_dir}; evaluate it with: python evaluate.py {run_dir}")
+    if role.chief:
+        print(f"Run saved in {run_dir}; evaluate it with: python evaluate.py {run_dir}")
+    else:
+        print(f"Worker {role.index} of {role.workers} done; the chief (worker 0) saved the run in {run_dir}.")
 
 
 if __name__ == "__main__":

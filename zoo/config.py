@@ -11,6 +11,8 @@ import dataclasses
 import math
 from typing import Any
 
+from zoo.distribute import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
+
 # Bumped when a field changes meaning; evaluate.py refuses other versions.
 CONFIG_VERSION = 1
 
@@ -42,6 +44,8 @@ class TrainConfig:
     # faster for an LSTM at batch 64.
     jit_compile: bool = True
     checkpoint_every: int = 0  # batches between mid-epoch checkpoints; 0 = each epoch only
+    # tf.distribute strategy (zoo/distribute.py); batch_size stays the global batch.
+    distribute: str = "none"
     # Task settings (used by the tasks that have them).
     seq_len: int = 200
     max_tokens: int = 20000
@@ -69,6 +73,12 @@ FLAGS = [
     ("dropout", float, "dropout rate between layers, in [0, 1)"),
     ("seed", int, "random seed (weights, shuffling); same seed, same weights on CPU"),
     ("checkpoint_every", int, "also checkpoint every N training batches (0: each epoch only)"),
+    (
+        "distribute",
+        str,
+        "data-parallel training: none (one device), mirrored (this machine's GPUs) "
+        "or multiworker (the machines in $TF_CONFIG)",
+    ),
     ("data_dir", str, "TFDS data dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)"),
     ("run_dir", str, "where to write the run (default: runs/<task>/<model>)"),
 ]
@@ -153,6 +163,8 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"--dropout must be in [0, 1), got {config.dropout}")
     if config.checkpoint_every < 0:
         raise ValueError(f"--checkpoint-every must be >= 0, got {config.checkpoint_every}")
+    if config.distribute not in DISTRIBUTE:
+        raise ValueError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {config.distribute!r}")
     if config.api not in ("sequential", "functional"):
         raise ValueError(f"--api must be sequential or functional, got {config.api!r}")
 

@@ -1,12 +1,18 @@
-"""Training with `model.fit` and callbacks, into a run directory that survives a kill."""
+"""Training with `model.fit` and callbacks, into a run directory that survives a kill.
+
+On one device, or data-parallel with tf.distribute (zoo/distribute.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import math
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -16,7 +22,7 @@ import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
 from zoo import config as config_lib
-from zoo import plots, rundir
+from zoo import distribute, plots, rundir
 
 
 class NonFiniteLossError(RuntimeError):
@@ -218,6 +224,7 @@ def train(
     overwrite: bool = False,
     flags: dict | None = None,
     announced: bool = False,
+    extra_callbacks: tuple = (),
 ) -> str:
     """Trains `config` into its run directory and returns the directory.
 
@@ -225,35 +232,79 @@ def train(
     (weights, optimizer state, early-stopping state; the interrupted epoch
     restarts from its first batch).
 
+    With `config.distribute` set, trains data-parallel (zoo/distribute.py):
+    the same model, task, callbacks and run directory. Of the workers of a
+    multi-worker run only the chief writes the run directory; the others
+    write the same files to a temporary directory, removed at the end (saving
+    takes collective steps that every worker must join).
+
     Args:
         config: The resolved settings.
         overwrite: Replace a finished run in the directory.
         flags: The command-line flags as given, kept in config.json so that
             the same command is recognised before TensorFlow starts.
         announced: The caller has already printed the resume line.
+        extra_callbacks: More Keras callbacks, after the run's own (benchmarks).
     """
+    # The strategy first: the CPU split and MultiWorkerMirroredStrategy are
+    # possible only before TensorFlow initialises its devices.
+    strategy = distribute.make_strategy(config.distribute)
+    role = distribute.worker_role(config.distribute)
     run_dir = rundir.default_run_dir(config)
     config.run_dir = run_dir
-    resume = rundir.prepare(run_dir, config, overwrite)
-    if resume and not announced:
+    out_dir = run_dir if role.chief else tempfile.mkdtemp(prefix=f"rnn-zoo-worker{role.index}-")
+    try:
+        with distribute.worker_losses(role) if role.workers > 1 else contextlib.nullcontext():
+            _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks)
+    finally:
+        if not role.chief:
+            shutil.rmtree(out_dir, ignore_errors=True)
+    return run_dir
+
+
+def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks) -> None:
+    """train() into `out_dir`: the run directory, or a temporary one on a worker that is not the chief."""
+    run_dir = config.run_dir
+    if strategy is not None:
+        distribute.check_batch(strategy, config.batch_size)
+    if role.workers > 1:
+        # Every machine may keep its data and the run elsewhere; the rest must agree.
+        settings = {
+            k: v for k, v in config_lib.to_json(config)["config"].items() if k not in ("data_dir", "run_dir")
+        }
+        distribute.check_same(strategy, role, "settings", settings)
+        resume = distribute.prepare_everywhere(
+            strategy, role, run_dir, out_dir, lambda where: rundir.prepare(where, config, overwrite)
+        )
+    else:
+        resume = rundir.prepare(out_dir, config, overwrite)
+    if resume and not announced and role.chief:
         print(resume.message(run_dir), flush=True)
+    if strategy is not None and role.chief:
+        print(distribute.describe(strategy, role, config.batch_size), flush=True)
     # Same seed, same weights and batches: bit-identical runs on CPU. (TF's
     # enable_op_determinism() would also switch XLA off; the CPU kernels we
-    # use are deterministic without it, and a test checks that.)
+    # use are deterministic without it, and a test checks that.) Every worker
+    # of a multi-worker run shuffles alike, and keeps its own part of each batch.
     keras.utils.set_random_seed(config.seed)
 
     task = datasets.get_task(config.task)
-    state_path = os.path.join(run_dir, rundir.STATE_FILE)
+    state_path = os.path.join(out_dir, rundir.STATE_FILE)
     state = rundir.read_json(state_path) if resume and os.path.exists(state_path) else None
     data = task.load(config, state)
+    if role.workers > 1:
+        distribute.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
     rundir.write_json(state_path, data.state)
     saved = config_lib.to_json(config) | {"flags": flags}
-    rundir.write_json(os.path.join(run_dir, rundir.CONFIG_FILE), saved | {"finished": False})
+    rundir.write_json(os.path.join(out_dir, rundir.CONFIG_FILE), saved | {"finished": False})
 
     # Seeded again: a first run that generates or prepares the data draws
     # random numbers while loading, and the initial weights must not depend on that.
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, data.spec)
+    with distribute.scope(strategy):  # variables become mirrored across replicas (and workers)
+        # XLA cannot compile the cross-device steps of tf.distribute (Keras's
+        # own "auto" turns it off there too); the saved config keeps the setting.
+        model = build_model(dataclasses.replace(config, jit_compile=False) if strategy else config, data.spec)
     _, _, monitor = loss_and_metrics(data.spec, config.one_hot_labels)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor, patience=config.patience, restore_best_weights=True
@@ -263,27 +314,46 @@ def train(
     callbacks = [
         StopOnNonFiniteLoss(run_dir, config.learning_rate),
         early_stopping,
-        HistoryFile(os.path.join(run_dir, rundir.HISTORY_FILE)),
+        HistoryFile(os.path.join(out_dir, rundir.HISTORY_FILE)),
         RunCheckpoint(
-            run_dir,
+            out_dir,
             save_freq=config.checkpoint_every or "epoch",
             early_stopping=early_stopping,
             learning_rate=config.learning_rate if resume and "learning_rate" in resume.changed else None,
         ),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+        *extra_callbacks,
     ]
     train_ds = data.train.repeat() if config.steps_per_epoch else data.train
-    model.fit(
-        train_ds,
-        validation_data=data.val,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=2 if os.environ.get("CI") else "auto",  # progress bars for people, lines for logs
-    )
+    # Progress bars for people, lines for logs; the chief alone reports.
+    verbose = (2 if os.environ.get("CI") else "auto") if role.chief else 0
+    if config.distribute == "multiworker":  # model.fit fails there (keras-team/keras#20585)
+        distribute.fit(
+            model,
+            strategy,
+            train_ds,
+            data.val,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    else:
+        model.fit(
+            train_ds,
+            validation_data=data.val,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    if role.workers > 1:
+        weights = distribute.check_in_sync(strategy, model, "ended")
+        print(
+            f"Worker {role.index} of {role.workers}: weights {weights}, the same on every worker.", flush=True
+        )
     # EarlyStopping has restored the weights of the best validation epoch.
-    rundir.save_model(model, os.path.join(run_dir, rundir.MODEL_FILE))
-    plots.save_curves(os.path.join(run_dir, rundir.HISTORY_FILE), os.path.join(run_dir, "curves.png"))
-    rundir.write_json(os.path.join(run_dir, rundir.CONFIG_FILE), saved | {"finished": True})
-    shutil.rmtree(os.path.join(run_dir, rundir.BACKUP_DIR), ignore_errors=True)
-    return run_dir
+    rundir.save_model(model, os.path.join(out_dir, rundir.MODEL_FILE))
+    plots.save_curves(os.path.join(out_dir, rundir.HISTORY_FILE), os.path.join(out_dir, "curves.png"))
+    rundir.write_json(os.path.join(out_dir, rundir.CONFIG_FILE), saved | {"finished": True})
+    shutil.rmtree(os.path.join(out_dir, rundir.BACKUP_DIR), ignore_errors=True)
