@@ -166,6 +166,7 @@ def environment(quick):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from: {', '.join(ROWS)}")
+    parser.add_argument("--seeds", help="comma-separated seeds instead of each row's own (e.g. 1)")
     parser.add_argument("--quick", action="store_true", help="tiny runs (tests); marks the table as such")
     parser.add_argument("--out-dir", default="benchmarks/runs", help="where the runs go")
     parser.add_argument("--results", default="benchmarks/results.json", help="the results file to update")
@@ -183,6 +184,7 @@ def main(argv=None):
     results["environment"] = environment(args.quick)
     for name in names:
         task, model_names, seeds, target = ROWS[name]
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else seeds
         for model in model_names:
             runs = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
             results["rows"][f"{task}/{model}"] = dict(task=task, model=model, target=target, runs=runs)

@@ -35,7 +35,9 @@ WAVE_CLASSES = ("sine", "square", "sawtooth", "triangle")
 # generate in seconds.
 SPLIT_SIZES = {
     "timeseries": {"train": 2000, "validation": 400, "test": 400},
-    "waveforms": {"train": 4000, "validation": 800, "test": 800},
+    # 4,000 training signals left a GRU at 0.85 test accuracy (sine and
+    # triangle look alike under noise); 16,000 give it enough to separate them.
+    "waveforms": {"train": 16000, "validation": 2000, "test": 2000},
 }
 _SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
 
@@ -78,8 +80,8 @@ def draw_wave(rng: np.random.Generator, label: int, length: int = WAVE_LENGTH) -
 class RnnZooSynthetic(tfds.core.GeneratorBasedBuilder):
     """Synthetic sequence tasks for the RNN zoo (see the module docstring)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "waveforms: 16,000 / 2,000 / 2,000 examples."}
     BUILDER_CONFIGS = [
         tfds.core.BuilderConfig(name="timeseries", description="Trend + seasonality + noise series."),
         tfds.core.BuilderConfig(name="waveforms", description="Four noisy waveform classes."),

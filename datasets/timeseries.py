@@ -65,7 +65,7 @@ class TimeSeries(Task):
 class Waveforms(Task):
     name = "waveforms"
     description = "synthetic sine/square/sawtooth/triangle signals: 4-class classification"
-    defaults = dict(epochs=15, batch_size=64, learning_rate=2e-3, units=32, patience=4)
+    defaults = dict(epochs=40, batch_size=64, learning_rate=2e-3, units=32, patience=6)
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         builder = synthetic.load_builder("waveforms", config.data_dir)

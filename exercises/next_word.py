@@ -73,7 +73,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Next-word predictions of a trained shakespeare run.")
     parser.add_argument("run_dir", help="a shakespeare run directory, e.g. runs/shakespeare/gru")
     parser.add_argument("--top-k", type=int, default=5, help="words to list per prompt (default 5)")
-    parser.add_argument("--length", type=int, default=60, help="characters of sampled completion (default 60)")
+    parser.add_argument(
+        "--length", type=int, default=60, help="characters of sampled completion (default 60)"
+    )
     parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
     parser.add_argument("--prompt", action="append", help="a prompt of your own (repeatable)")
     args = parser.parse_args(argv)

@@ -19,7 +19,9 @@ def save_curves(history_csv: str, path: str) -> None:
     if not rows:
         return
     epochs = [int(r["epoch"]) for r in rows]
-    names = [k for k in rows[0] if k not in ("epoch", "seconds", "learning_rate") and not k.startswith("val_")]
+    names = [
+        k for k in rows[0] if k not in ("epoch", "seconds", "learning_rate") and not k.startswith("val_")
+    ]
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
         for key, label in ((name, "train"), ("val_" + name, "validation")):
