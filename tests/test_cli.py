@@ -10,30 +10,10 @@ import sys
 
 import pytest
 
-import evaluate
-import train
+from tests.cli_helpers import one_line_error, run_evaluate, run_train
 from tests.conftest import ROOT
-from zoo import cli
 
 QUICK = ["--epochs", "1", "--steps-per-epoch", "2", "--units", "8", "--batch-size", "16"]
-
-
-def run_train(*args):
-    return cli.run(train.main, list(args))
-
-
-def run_evaluate(*args):
-    return cli.run(evaluate.main, list(args))
-
-
-def one_line_error(capsys, code, expected_code, *fragments):
-    err = capsys.readouterr().err.strip()
-    assert code == expected_code, err
-    last = err.splitlines()[-1]
-    assert last.startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in last, last
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import evaluate
-import train
+from tests.cli_helpers import one_line_error, run_evaluate, run_train
 from tests.conftest import ROOT
 from zoo import cli, rundir
 
@@ -42,25 +41,6 @@ TINY = ["--task", "timeseries", "--model", "gru", "--units", "4", "--epochs", "2
 def env():
     # CI=1: one line per epoch instead of progress bars.
     return os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1", "PYTHONUNBUFFERED": "1"}
-
-
-def run_train(*args):
-    return cli.run(train.main, list(args))
-
-
-def run_evaluate(*args):
-    return cli.run(evaluate.main, list(args))
-
-
-def one_line_error(capsys, code, expected_code, *fragments):
-    err = capsys.readouterr().err.strip()
-    assert code == expected_code, err
-    last = err.splitlines()[-1]
-    assert last.startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in last, last
-    assert "Traceback" not in err
-    return last
 
 
 def history(run_dir) -> list[dict]:
