@@ -28,17 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from models.rnn import PRESETS
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-RECURRENT = (
-    "simplernn",
-    "lstm",
-    "gru",
-    "stacked-lstm",
-    "stacked-gru",
-    "bidirectional-lstm",
-    "bidirectional-gru",
-)
+RECURRENT = tuple(PRESETS)  # every recurrent preset, from the model registry
 
 # name -> (task, models, seeds, target text); each model is one table row.
 ROWS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import evaluate
 import train
 from zoo import cli
@@ -25,3 +27,12 @@ def one_line_error(capsys, code, expected_code, *fragments):
         assert fragment in last, last
     assert "Traceback" not in err
     return last
+
+
+def mid_epoch_checkpoint_seen(metadata) -> bool:
+    """Whether a run's checkpoint metadata shows a checkpoint inside epoch 2 or later."""
+    try:
+        seen = json.loads(metadata.read_text())
+    except (OSError, ValueError):  # not written yet, or being replaced
+        return False
+    return seen["epoch"] >= 1 and seen["batches_done"] > 0

@@ -24,6 +24,7 @@ import pytest
 
 import evaluate
 import train
+from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
 from zoo import cli, distribute, rundir
 
@@ -229,12 +230,8 @@ def test_kill_a_worker_then_restart_both_resumes_from_the_chiefs_checkpoint(clus
     cluster.start(*KILL_RUN, "--run-dir", run_dir)
     deadline = time.monotonic() + TIMEOUT
     while True:  # kill the other worker in the middle of epoch 2, after a mid-epoch checkpoint
-        try:
-            seen = json.loads(metadata.read_text())
-            if seen["epoch"] >= 1 and seen["batches_done"] > 0:
-                break
-        except (OSError, ValueError):
-            pass
+        if mid_epoch_checkpoint_seen(metadata):
+            break
         if any(p.poll() is not None for p in cluster.procs):
             pytest.fail(f"a worker ended before the kill:\n{cluster.tail()}")
         assert time.monotonic() < deadline, f"no mid-epoch checkpoint within {TIMEOUT} s:\n{cluster.tail()}"

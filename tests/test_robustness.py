@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.cli_helpers import one_line_error, run_evaluate, run_train
+from tests.cli_helpers import mid_epoch_checkpoint_seen, one_line_error, run_evaluate, run_train
 from tests.conftest import ROOT
 from zoo import cli, rundir
 
@@ -68,12 +68,8 @@ def test_kill_during_training_then_the_same_command_resumes(tmp_path):
     proc = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while True:  # kill in the middle of epoch 2, after a mid-epoch checkpoint
-        try:
-            seen = json.loads(metadata.read_text())
-            if seen["epoch"] >= 1 and seen["batches_done"] > 0:
-                break
-        except (OSError, ValueError):
-            pass
+        if mid_epoch_checkpoint_seen(metadata):
+            break
         if proc.poll() is not None:
             log.close()
             pytest.fail(f"training ended before the kill: {(tmp_path / 'killed.log').read_text()[-2000:]}")
