@@ -40,6 +40,8 @@ def print_list() -> None:
     print("tasks (--task):")
     for name, task in datasets.TASKS.items():
         print(f"  {name:<20} {task.description}")
+        defaults = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in task.defaults.items())
+        print(f"  {'':<20} defaults: {defaults}")
 
 
 def main(argv=None) -> None:

@@ -38,13 +38,16 @@ class Shakespeare(Task):
     description = "tiny Shakespeare (TFDS tiny_shakespeare), next character, nats/char"
     generative = True
     defaults = dict(
-        epochs=10,
-        batch_size=64,
-        learning_rate=2e-3,
-        units=256,
+        epochs=15,
+        batch_size=128,
+        learning_rate=3e-3,
+        lr_schedule="cosine",
+        units=384,
         embedding_dim=32,  # 65 characters need no large embedding
         seq_len=100,  # BPTT length: 100 characters per training window
         patience=3,
+        # Measured here: a 384-unit GRU at batch 128 trains faster without XLA.
+        jit_compile=False,
     )
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:

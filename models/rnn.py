@@ -37,6 +37,8 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
                 spec.vocab_size, config.embedding_dim, mask_zero=spec.mask_zero, name="embedding"
             )
         )
+        if config.embedding_dropout:
+            layers.append(keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout"))
     for i in range(config.layers):
         last = i == config.layers - 1
         # Every layer but the last hands the whole sequence on; the last one
@@ -86,7 +88,7 @@ def build(config, spec: TaskSpec, api: str = "functional") -> keras.Model:
 
     Args:
         config: Settings with `cell`, `units`, `layers`, `bidirectional`,
-            `embedding_dim`, `dropout` and `model` (the name).
+            `embedding_dim`, `dropout`, `embedding_dropout` and `model` (the name).
         spec: The task's `TaskSpec`.
         api: `"sequential"` or `"functional"`.
 

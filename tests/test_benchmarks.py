@@ -17,7 +17,7 @@ def test_throughput_quick(tmp_path):
     assert result["matmul_peak_gflops"] > 0
     assert [r["cell"] for r in result["rows"]] == ["simplernn", "lstm", "gru"]
     for row in result["rows"]:
-        assert row["zoo"] > 0 and row["keras_default"] > 0
+        assert row["zoo"] > 0 and row["zoo_no_xla"] > 0 and row["keras_default"] > 0
         assert row["speedup"] == row["zoo"] / row["keras_default"]
     # FLOPs per sample: 3 x steps x 2 x gates x (embed + units) x units.
     assert throughput.train_flops_per_sample("lstm", 200, 64, 64) == 3 * 200 * 2 * 4 * 128 * 64

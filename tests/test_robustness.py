@@ -162,6 +162,49 @@ def test_a_resumed_run_stops_early_and_keeps_the_best_weights_as_if_never_interr
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), first.weights[1]))
 
 
+class RatesSeen(keras.callbacks.Callback):
+    """Records the optimizer's learning rate at each epoch's first batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = {}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.rates[len(self.rates)] = float(np.asarray(self.model.optimizer.learning_rate))
+
+
+def test_a_resumed_run_gets_the_same_cosine_learning_rates(tmp_path):
+    from zoo.training import CosineLearningRate, RunCheckpoint
+
+    x, y = np.random.default_rng(0).normal(size=(2, 32, 3)).astype("float32")
+    base, epochs = 0.01, 5
+
+    def fit(run_dir, interrupt_at=None):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+        model.compile(keras.optimizers.Adam(base), "mse", jit_compile=False)
+        seen = RatesSeen()
+        callbacks = [
+            Scripted([1.0] * epochs, interrupt_at),
+            CosineLearningRate(base, epochs),
+            RunCheckpoint(str(run_dir), "epoch"),
+            seen,
+        ]
+        try:
+            model.fit(x, y, epochs=epochs, batch_size=8, callbacks=callbacks, verbose=0)
+        except Interrupt:
+            pass
+        return list(seen.rates.values())
+
+    straight = fit(tmp_path / "straight")
+    expected = [base * 0.5 * (1 + np.cos(np.pi * e / epochs)) for e in range(epochs)]
+    np.testing.assert_allclose(straight, expected, rtol=1e-6)
+    assert straight[0] == pytest.approx(base) and straight[-1] < 0.1 * base
+    before = fit(tmp_path / "killed", interrupt_at=2)
+    after = fit(tmp_path / "killed")
+    np.testing.assert_allclose(before + after, expected, rtol=1e-6)
+
+
 # --- Atomic saves ------------------------------------------------------------------
 
 
@@ -489,6 +532,12 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (["--epochs", "three"], ["argument --epochs: invalid int value: 'three'"]),
         (["--colour", "red"], ["unrecognized arguments: --colour red"]),
         (["--model", ""], ["unknown model ''"]),
+        (["--lr-schedule", "step"], ["--lr-schedule must be one of constant, cosine, got 'step'"]),
+        (["--seq-len", "0"], ["--seq-len must be positive, got 0"]),
+        (
+            ["--model", "snippet-forecaster", "--task", "timeseries", "--lr-schedule", "cosine"],
+            ["--lr-schedule does not apply"],
+        ),
     ],
 )
 def test_bad_train_flags(args, fragments, tmp_path, capsys):

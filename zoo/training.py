@@ -69,6 +69,29 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise NonFiniteLossError(f"{what.format(float(value))}; {advice}")
 
 
+class CosineLearningRate(keras.callbacks.Callback):
+    """Sets the rate at each epoch's start: `base * (1 + cos(pi * epoch / epochs)) / 2`.
+
+    A function of the epoch alone, so a resumed run gets the same rates as an
+    uninterrupted one. Epoch 0 trains at `base`; the last epoch at a small
+    fraction of it.
+    """
+
+    def __init__(self, base: float, epochs: int):
+        super().__init__()
+        self.base, self.epochs = base, epochs
+
+    def rate(self, epoch: int) -> float:
+        return self.base * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.rate(epoch)  # into history.csv
+
+
 class RunCheckpoint(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that checkpoints atomically, every epoch and every N batches.
 
@@ -309,10 +332,13 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor, patience=config.patience, restore_best_weights=True
     )
+    cosine = config.lr_schedule == "cosine"
+    schedule = [CosineLearningRate(config.learning_rate, config.epochs)] if cosine else []
     # Order matters: the NaN check before anything is saved; early stopping
     # and the history before the checkpoint that records them.
     callbacks = [
         StopOnNonFiniteLoss(run_dir, config.learning_rate),
+        *schedule,
         early_stopping,
         HistoryFile(os.path.join(out_dir, rundir.HISTORY_FILE)),
         RunCheckpoint(
