@@ -13,6 +13,9 @@ sigmoid), sequences of 200 token ids, binary cross-entropy, Adam. Paths:
 * the float32 matmul peak of this machine (numpy 2048x2048 product), to turn
   samples/s into FLOP utilisation.
 
+Samples/s are the batch size over the median training step (20 steps after
+a compiling warm-up), for every path.
+
     python -m benchmarks.throughput --readme README.md   # full run, a few minutes
     python -m benchmarks.throughput --quick        # tiny sizes (tests)
 """
@@ -81,8 +84,27 @@ def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, un
     x = rng.integers(1, vocab, size=(batch * steps, seq_len)).astype("int32")
     y = rng.integers(0, 2, size=(batch * steps, 1)).astype("float32")
     model.fit(x[: batch * 2], y[: batch * 2], batch_size=batch, epochs=1, verbose=0)  # compile
-    seconds = _timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0))
-    return batch * steps / seconds
+    timer = StepTimer()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+    return batch / float(np.median(timer.seconds))
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of each training batch.
+
+    The median step, not the whole `fit` call: timed whole, runs on this VM
+    showed stalls of several seconds that have nothing to do with the model.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
 
 
 def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
@@ -110,14 +132,13 @@ def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
     x = torch.randint(1, vocab, (steps, batch, seq_len))
     y = torch.randint(0, 2, (steps, batch, 1)).float()
 
-    def epoch(n):
-        for i in range(n):
-            optimizer.zero_grad()
-            loss_fn(net(x[i]), y[i]).backward()
-            optimizer.step()
+    def step(i):
+        optimizer.zero_grad()
+        loss_fn(net(x[i]), y[i]).backward()
+        optimizer.step()
 
-    epoch(1)
-    return batch * steps / _timed(lambda: epoch(steps))
+    step(0)
+    return batch / float(np.median([_timed(lambda i=i: step(i)) for i in range(steps)]))
 
 
 def main(argv=None):
@@ -163,6 +184,7 @@ def main(argv=None):
             "keras": keras.__version__,
             "tensorflow": _version("tensorflow"),
             "numpy": np.__version__,
+            "torch": _version("torch"),
         },
         "matmul_peak_gflops": peak,
         "settings": dict(
@@ -194,7 +216,9 @@ def format_table(result) -> str:
     s = result["settings"]
     lines = [
         f"{result['date']}, {result['cores']} cores ({result['cpu']}), keras {result['versions']['keras']}, "
-        f"tensorflow {result['versions']['tensorflow']}; matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s",
+        f"tensorflow {result['versions']['tensorflow']}"
+        + (f", torch {result['versions']['torch']}" if result["versions"].get("torch") else "")
+        + f"; matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s",
         f"samples/s, embedding {s['embed']}, {s['units']} units, length {s['seq_len']}; "
         f"zoo batch {s['zoo_batch']}, default/torch batch {s['default_batch']}",
         "| cell | zoo path (XLA) | zoo batch, no XLA | Keras defaults | zoo / defaults | PyTorch "
