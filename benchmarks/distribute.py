@@ -34,31 +34,14 @@ MODES = (("one device", "none", 1), ("1 worker", "multiworker", 1), ("2 workers"
 
 def worker(out: str, distribute: str, flags: list[str]) -> None:
     """One training process: trains with a step timer; the chief writes the timings to `out`."""
-    import keras
-
+    from benchmarks.timing import StepTimer
     from zoo import config, training
     from zoo import distribute as distribute_lib
-
-    class StepTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epoch, self.seconds = 0, []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            float(logs["loss"])  # the step's result, computed
-            if self.epoch > 0:  # the first epoch traces the step
-                self.seconds.append(time.perf_counter() - self.start)
 
     parser = argparse.ArgumentParser()
     config.add_flags(parser)
     args = vars(parser.parse_args([*flags, "--distribute", distribute]))
-    timer = StepTimer()
+    timer = StepTimer(skip_epochs=1)  # the first epoch traces the step
     training.train(config.resolve(args), extra_callbacks=(timer,))
     if distribute_lib.worker_role(distribute).chief:
         with open(out, "w") as f:
@@ -67,7 +50,7 @@ def worker(out: str, distribute: str, flags: list[str]) -> None:
 
 def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: str) -> dict:
     """Runs one configuration in `workers` processes; returns its median step time."""
-    ports = _free_ports(workers)
+    ports = free_ports(workers)
     out = os.path.join(tmp, f"{distribute}-{workers}.json")
     procs = []
     for index in range(workers):
@@ -100,14 +83,16 @@ def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: st
     }
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
+    """Ports nothing listens on now (bound to port 0, then released together)."""
     sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def main(argv=None):

@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import StepTimer  # noqa: E402
 from datasets.base import BINARY, TaskSpec  # noqa: E402
 from models.compile import compile_model  # noqa: E402
 from models.rnn import build  # noqa: E402
@@ -87,24 +88,6 @@ def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, un
     timer = StepTimer()
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
     return batch / float(np.median(timer.seconds))
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of each training batch.
-
-    The median step, not the whole `fit` call: timed whole, runs on this VM
-    showed stalls of several seconds that have nothing to do with the model.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 import evaluate
 import train
+from benchmarks.distribute import free_ports
 from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
 from zoo import cli, distribute, rundir
@@ -51,18 +51,6 @@ def history(run_dir) -> list[dict]:
 
 def losses(run_dir) -> np.ndarray:
     return np.array([[float(r["loss"]), float(r["val_loss"])] for r in history(run_dir)])
-
-
-def free_ports(n: int) -> list[int]:
-    """Ports nothing listens on now (bound to port 0, then released together)."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="module")
