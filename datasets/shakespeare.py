@@ -32,13 +32,37 @@ def decode(state, ids) -> str:
     return "".join(chars[int(i)] for i in ids)
 
 
+def cut_windows(ids, length: int, offset):
+    """The text from `offset` on, cut into whole windows of `length` ids: (n, length)."""
+    ids = ids[offset:]
+    n = tf.shape(ids)[0] // length
+    return tf.reshape(ids[: n * length], [n, length])
+
+
+def shifting_windows(ids: np.ndarray, length: int, seed: int) -> tf.data.Dataset:
+    """Training windows that start at a new random offset in [0, length) every epoch.
+
+    Fixed windows show the model the same 100-character contexts each epoch;
+    shifting the cut makes every epoch's windows new (and seeded).
+    """
+    # The same number of windows from every offset, so every epoch has the
+    # same known number of steps (progress bars, mid-epoch checkpoints).
+    count = (len(ids) - (length - 1)) // length
+    ids = tf.constant(ids)
+    offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = offsets.flat_map(
+        lambda r: tf.data.Dataset.from_tensor_slices(cut_windows(ids, length, tf.cast(r % length, tf.int32)))
+    )
+    return ds.take(count).apply(tf.data.experimental.assert_cardinality(count))
+
+
 @register_task
 class Shakespeare(Task):
     name = "shakespeare"
     description = "tiny Shakespeare (TFDS tiny_shakespeare), next character, nats/char"
     generative = True
     defaults = dict(
-        epochs=15,
+        epochs=14,  # 15 epochs took 991 s; the target is 900
         batch_size=128,
         learning_rate=3e-3,
         lr_schedule="cosine",
@@ -57,9 +81,12 @@ class Shakespeare(Task):
 
         def pipeline(split):
             ids = encode(state, split_text(builder, SPLITS[split]))
+            if split == "train":
+                ds = shifting_windows(ids, config.seq_len + 1, config.seed)
+            else:
+                ds = tf.data.Dataset.from_tensor_slices(cut_windows(ids, config.seq_len + 1, 0)).cache()
             # Windows of seq_len + 1 characters: input = [:-1], target = [1:].
-            ds = tf.data.Dataset.from_tensor_slices(ids).batch(config.seq_len + 1, drop_remainder=True)
-            ds = ds.map(lambda w: (w[:-1], w[1:])).cache()
+            ds = ds.map(lambda w: (w[:-1], w[1:]))
             return finish(ds, config.batch_size, 20000 if split == "train" else 0, config.seed)
 
         spec = TaskSpec(

@@ -156,3 +156,28 @@ def test_real_shakespeare_smoke(real_data_dir):
     np.testing.assert_array_equal(x.numpy()[1:], y.numpy()[:-1])
     text = datasets.shakespeare.decode(data.state, x.numpy())
     assert datasets.shakespeare.encode(data.state, text).tolist() == x.numpy().tolist()
+
+
+def test_shakespeare_training_windows_shift_every_epoch(real_data_dir):
+    """Each epoch cuts the training text at a new offset; windows stay whole and in order."""
+    from datasets import shakespeare
+    from datasets.tfds_source import load_builder
+
+    config = cfg(task="shakespeare", data_dir=real_data_dir, seq_len=100, batch_size=64, seed=3)
+    data = datasets.get_task("shakespeare").load(config, splits=("train",))
+    text = shakespeare.split_text(
+        load_builder("tiny_shakespeare", real_data_dir, shakespeare.URL, shakespeare.ARCHIVE), "train"
+    )
+    steps = int(data.train.cardinality())
+    assert steps == -(-((len(text) - 100) // 101) // 64)  # known, the same from every offset
+    offsets = []
+    for _ in range(3):
+        batches = list(data.train)
+        assert len(batches) == steps
+        x, y = batches[0]
+        np.testing.assert_array_equal(x.numpy()[:, 1:], y.numpy()[:, :-1])
+        window = shakespeare.decode(data.state, x.numpy()[0])
+        start = text.find(window)
+        assert start >= 0 and text.count(window) == 1
+        offsets.append(start % 101)
+    assert len(set(offsets)) > 1, offsets
