@@ -38,7 +38,19 @@ def make_windows(series: np.ndarray, window: int, horizon: int, stride: int = 5)
 class TimeSeries(Task):
     name = "timeseries"
     description = "synthetic trend+seasonality+noise series: past window -> next value(s), MSE"
-    defaults = dict(epochs=20, batch_size=64, learning_rate=1e-3, units=32, window=50, horizon=1, patience=4)
+    # Measured (seed 1, bidirectional-lstm): 32 units, batch 64, 1e-3 constant,
+    # 20 epochs gave 0.55x the linear baseline's MSE with training loss equal to
+    # validation loss (underfitting); 64 units, batch 128, 2e-3 cosine, 40 epochs: 0.49x.
+    defaults = dict(
+        epochs=40,
+        batch_size=128,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        units=64,
+        window=50,
+        horizon=1,
+        patience=6,
+    )
 
     def windows(self, config, split: str):
         """`(x, y)` NumPy windows of one split ("train", "val" or "test")."""

@@ -78,6 +78,8 @@ def test_snippet_settings_resolve_for_their_task():
     assert (forecaster.window, forecaster.horizon, forecaster.units) == (10, 1, 50)
     classifier = config_lib.resolve({"model": "snippet-classifier", "task": "waveforms"})
     assert classifier.one_hot_labels and classifier.optimizer == "rmsprop"
+    # Their optimizers are printed with a fixed rate: no task's schedule applies.
+    assert forecaster.lr_schedule == classifier.lr_schedule == "constant"
     with pytest.raises(ValueError, match="runs only on: timeseries"):
         config_lib.resolve({"model": "snippet-forecaster", "task": "imdb"})
     with pytest.raises(ValueError, match="as printed; --units does not apply"):
