@@ -78,9 +78,30 @@ def run_one(task, model, seed, out_dir, quick):
     metrics["train_seconds"] = sum(float(r["seconds"]) for r in history)
     metrics["epochs"] = len(history)
     metrics["best_val_loss"] = min(float(r["val_loss"]) for r in history)
+    metrics["settings"] = settings(json.loads((run_dir / "config.json").read_text())["config"])
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
     return metrics
+
+
+def settings(config) -> dict:
+    """What a run was trained with, less what differs between seeds and machines."""
+    return {k: v for k, v in config.items() if k not in ("seed", "run_dir", "data_dir")}
+
+
+def merge_runs(previous, fresh) -> dict:
+    """`fresh` runs by seed, plus the `previous` seeds not re-run that had the same settings.
+
+    `--seeds 2,3` adds two seeds to a row that has seed 1; a seed trained with
+    other defaults (or with no recorded settings) is dropped, never mixed in.
+    """
+    same = {json.dumps(r["settings"], sort_keys=True) for r in fresh.values()}
+    kept = {
+        seed: run
+        for seed, run in previous.items()
+        if seed not in fresh and json.dumps(run.get("settings"), sort_keys=True) in same
+    }
+    return dict(sorted((kept | fresh).items(), key=lambda item: int(item[0])))
 
 
 def headline(task, m) -> str:
@@ -174,6 +195,11 @@ def main(argv=None):
     unknown = sorted(set(names) - set(ROWS))
     if unknown:
         parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
+    if args.models:
+        in_rows = {m for name in names for m in ROWS[name][1]}
+        unknown = sorted(set(args.models.split(",")) - in_rows)
+        if unknown:
+            parser.error(f"--models {unknown} are in none of the rows {', '.join(names)}")
 
     path = Path(args.results)
     results = json.loads(path.read_text()) if path.exists() else {"rows": {}}
@@ -186,7 +212,9 @@ def main(argv=None):
         if args.models:
             model_names = [m for m in model_names if m in args.models.split(",")]
         for model in model_names:
-            runs = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
+            fresh = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
+            previous = results["rows"].get(f"{task}/{model}", {}).get("runs", {})
+            runs = merge_runs(previous, fresh)
             results["rows"][f"{task}/{model}"] = dict(task=task, model=model, target=target, runs=runs)
             path.write_text(json.dumps(results, indent=2) + "\n")  # keep what is done
     table = render(results)
