@@ -83,10 +83,7 @@ register_model(
     "snippet-forecaster",
     "the chapter's SimpleRNN(50) forecaster on 10-step windows, as printed",
     build_forecaster,
-    # The snippets compile themselves with a constant rate, whatever the task's default schedule.
-    preset=dict(
-        cell="simplernn", units=50, layers=1, bidirectional=False, optimizer="adam", lr_schedule="constant"
-    ),
+    preset=dict(cell="simplernn", units=50, layers=1, bidirectional=False, optimizer="adam"),
     tasks=("timeseries",),
     task_overrides={"timeseries": dict(window=10, horizon=1)},
     compiles=True,
@@ -96,13 +93,7 @@ register_model(
     "the chapter's SimpleRNN(100) softmax classifier, one-hot labels, as printed",
     build_classifier,
     preset=dict(
-        cell="simplernn",
-        units=100,
-        layers=1,
-        bidirectional=False,
-        optimizer="rmsprop",
-        one_hot_labels=True,
-        lr_schedule="constant",
+        cell="simplernn", units=100, layers=1, bidirectional=False, optimizer="rmsprop", one_hot_labels=True
     ),
     tasks=("waveforms",),
     compiles=True,

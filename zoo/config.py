@@ -163,7 +163,12 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     entry = models.get_model(defaults.model if args.get("model") is None else args["model"])
     if entry.tasks is not None and task.name not in entry.tasks:
         raise ValueError(f"model {entry.name!r} runs only on: {', '.join(entry.tasks)}")
-    values = dataclasses.asdict(defaults) | task.defaults | entry.preset
+    task_defaults = task.defaults
+    if entry.compiles:
+        # The model compiles itself: no task default of a setting it fixes
+        # (a learning-rate schedule, say) applies to it.
+        task_defaults = {k: v for k, v in task.defaults.items() if k not in FIXED_BY_SNIPPETS}
+    values = dataclasses.asdict(defaults) | task_defaults | entry.preset
     values |= entry.task_overrides.get(task.name, {})
     given = {k: v for k, v in args.items() if v is not None and k in values}
     fixed = sorted(set(given) & set(FIXED_BY_SNIPPETS)) if entry.compiles else []
