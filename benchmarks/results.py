@@ -195,9 +195,10 @@ def main(argv=None):
     unknown = sorted(set(names) - set(ROWS))
     if unknown:
         parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
-    if args.models:
+    only = args.models.split(",") if args.models else None
+    if only:
         in_rows = {m for name in names for m in ROWS[name][1]}
-        unknown = sorted(set(args.models.split(",")) - in_rows)
+        unknown = sorted(set(only) - in_rows)
         if unknown:
             parser.error(f"--models {unknown} are in none of the rows {', '.join(names)}")
 
@@ -209,8 +210,8 @@ def main(argv=None):
     for name in names:
         task, model_names, seeds, target = ROWS[name]
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else seeds
-        if args.models:
-            model_names = [m for m in model_names if m in args.models.split(",")]
+        if only:
+            model_names = [m for m in model_names if m in only]
         for model in model_names:
             fresh = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
             previous = results["rows"].get(f"{task}/{model}", {}).get("runs", {})
