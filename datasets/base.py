@@ -91,6 +91,9 @@ class Task:
     # (which reads the future) cannot serve it.
     generative: bool = False
     defaults: dict[str, Any] = {}
+    # The task-specific settings (zoo.config.TASK_SETTINGS) this task reads;
+    # a flag for one it does not read is refused rather than ignored.
+    settings: tuple[str, ...] = ()
 
     def load(
         self,

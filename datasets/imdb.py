@@ -45,6 +45,7 @@ def to_ids(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.Tensor:
 class IMDB(Task):
     name = "imdb"
     description = "IMDB review sentiment (TFDS imdb_reviews), binary, accuracy"
+    settings = ("embedding_dim", "embedding_dropout", "seq_len", "max_tokens")
     defaults = dict(
         epochs=6,
         batch_size=128,

@@ -61,6 +61,7 @@ class Shakespeare(Task):
     name = "shakespeare"
     description = "tiny Shakespeare (TFDS tiny_shakespeare), next character, nats/char"
     generative = True
+    settings = ("embedding_dim", "embedding_dropout", "seq_len")
     defaults = dict(
         epochs=14,  # 15 epochs took 991 s; the target is 900
         batch_size=128,

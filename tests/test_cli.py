@@ -90,7 +90,7 @@ def test_finished_run_is_not_overwritten(tmp_path, capsys):
         (["--learning-rate", "0"], ["--learning-rate must be positive"]),
         (["--steps-per-epoch", "0"], ["--steps-per-epoch must be positive"]),
         (["--dropout", "1.5"], ["--dropout must be in [0, 1), got 1.5"]),
-        (["--api", "subclass"], ["--api must be sequential or functional"]),
+        (["--api", "subclass"], ["--api must be one of sequential, functional, got 'subclass'"]),
     ],
 )
 def test_bad_train_input(args, fragments, tmp_path, capsys):

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 import datasets
 from datasets import synthetic, tfds_source
 from datasets.timeseries import make_windows
-from zoo.config import TrainConfig
+from zoo.config import TASK_SETTINGS, TrainConfig
 
 
 def cfg(**kwargs):
@@ -26,6 +26,13 @@ def mocked_tfds(monkeypatch):
     monkeypatch.setattr(tfds_source, "is_prepared", lambda builder: True)
     with tfds.testing.mock_data(num_examples=40):
         yield
+
+
+def test_tasks_name_only_known_task_settings():
+    """Task.settings decides which task-specific flags a task accepts (the rest are refused)."""
+    for task in datasets.TASKS.values():
+        assert set(task.settings) <= set(TASK_SETTINGS), task.name
+    assert {s for task in datasets.TASKS.values() for s in task.settings} == set(TASK_SETTINGS)
 
 
 def test_imdb_loader_with_mock_data(mocked_tfds):

@@ -132,6 +132,12 @@ def test_sequential_and_functional_agree(overrides, task_name):
     np.testing.assert_allclose(sequential.predict_on_batch(x), functional.predict_on_batch(x), atol=1e-6)
 
 
+def test_config_accepts_exactly_the_builders_apis():
+    from models.rnn import APIS
+
+    assert config_lib.APIS == APIS  # config.py keeps its own copy to stay free of Keras imports
+
+
 def test_mask_hides_padding():
     """With mask_zero, trailing padding cannot change the prediction."""
     spec = TINY_SPECS["imdb"]

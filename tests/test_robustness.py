@@ -539,6 +539,14 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (["--lr-schedule", "step"], ["--lr-schedule must be one of constant, cosine, got 'step'"]),
         (["--seq-len", "0"], ["--seq-len must be positive, got 0"]),
         (
+            ["--task", "timeseries", "--embedding-dim", "8"],
+            ["--embedding-dim does not apply to task 'timeseries' (only to: imdb, shakespeare)"],
+        ),
+        (
+            ["--task", "shakespeare", "--max-tokens", "500"],
+            ["--max-tokens does not apply", "(only to: imdb)"],
+        ),
+        (
             ["--model", "snippet-forecaster", "--task", "timeseries", "--lr-schedule", "cosine"],
             ["--lr-schedule does not apply"],
         ),

@@ -66,6 +66,9 @@ class TrainConfig:
 
 
 LR_SCHEDULES = ("constant", "cosine")
+APIS = ("sequential", "functional")  # the same names as models.rnn.APIS (no Keras import here)
+# Settings that take one of a few names.
+CHOICES = {"distribute": DISTRIBUTE, "lr_schedule": LR_SCHEDULES, "api": APIS}
 
 # Command-line flags: (config field, type, help). Every flag defaults to
 # None, meaning "not given": the resolved value comes from the layers below.
@@ -98,6 +101,8 @@ FLAGS = [
     ("data_dir", str, "TFDS data dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)"),
     ("run_dir", str, "where to write the run (default: runs/<task>/<model>)"),
 ]
+# Flags that only some tasks read (each task lists its own in `Task.settings`).
+TASK_SETTINGS = ("embedding_dim", "embedding_dropout", "seq_len", "max_tokens")
 # A model that compiles itself (the chapter's snippets) fixes these.
 FIXED_BY_SNIPPETS = (
     "units",
@@ -176,6 +181,13 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
         raise ValueError(
             f"{entry.name!r} is the chapter's model as printed; --{fixed[0].replace('_', '-')} does not apply to it"
         )
+    for name in TASK_SETTINGS:
+        if name in given and name not in task.settings:
+            readers = [t.name for t in datasets.TASKS.values() if name in t.settings]
+            raise ValueError(
+                f"--{name.replace('_', '-')} does not apply to task {task.name!r} "
+                f"(only to: {', '.join(readers)})"
+            )
     values |= given
     values.update(model=entry.name, task=task.name)
     config = TrainConfig(**values)
@@ -203,14 +215,10 @@ def validate(config: TrainConfig) -> None:
             raise ValueError(f"{flag} must be in [0, 1), got {getattr(config, name)}")
     if config.checkpoint_every < 0:
         raise ValueError(f"--checkpoint-every must be >= 0, got {config.checkpoint_every}")
-    if config.distribute not in DISTRIBUTE:
-        raise ValueError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {config.distribute!r}")
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(
-            f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {config.lr_schedule!r}"
-        )
-    if config.api not in ("sequential", "functional"):
-        raise ValueError(f"--api must be sequential or functional, got {config.api!r}")
+    for name, choices in CHOICES.items():
+        value = getattr(config, name)
+        if value not in choices:
+            raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def to_json(config: TrainConfig) -> dict[str, Any]:
