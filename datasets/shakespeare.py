@@ -75,6 +75,11 @@ class Shakespeare(Task):
         jit_compile=False,
     )
 
+    def text_ids(self, config, state, split: str) -> np.ndarray:
+        """The whole text of a split ("train", "val" or "test") as character ids."""
+        builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
+        return encode(state, split_text(builder, SPLITS[split]))
+
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
         if state is None:

@@ -29,7 +29,7 @@ QUICK = ["--epochs", "1", "--steps-per-epoch", "2", "--units", "8", "--batch-siz
             "shakespeare",
             "gru",
             ["--limit", "64", "--length", "40", "--seed-text", "KING:"],
-            {"loss_nats_per_char", "bits_per_char", "perplexity", "sample"},
+            {"loss_nats_per_char", "bits_per_char", "perplexity", "sample", "val_stream_nats_per_char"},
         ),
         ("timeseries", "lstm", [], {"model_mse", "naive_mse", "linear_mse", "model_rmse", "model_mae"}),
         ("waveforms", "stacked-gru", [], {"accuracy", "confusion_matrix"}),
@@ -59,6 +59,9 @@ def test_train_then_evaluate(task, model, eval_args, expected_metrics, tmp_path,
     if task == "shakespeare":
         assert metrics["sample"].startswith("KING:") and len(metrics["sample"]) == 45
         assert abs(metrics["bits_per_char"] * 0.693147 - metrics["loss_nats_per_char"]) < 1e-4
+        # An untrained model over ~66 characters: near log(66) = 4.19 nats, windows or streams.
+        for key in ("loss_nats_per_char", "val_stream_nats_per_char", "test_stream_nats_per_char"):
+            assert 3.5 < metrics[key] < 5, key
         assert os.path.exists(os.path.join(run_dir, "samples.txt"))
     if task == "timeseries":
         assert os.path.exists(os.path.join(run_dir, "forecast.png"))

@@ -48,3 +48,21 @@ def test_bidirectional_model_cannot_generate():
     config = dataclasses.replace(TrainConfig(), cell="lstm", units=3, bidirectional=True)
     with pytest.raises(ValueError, match="left to right"):
         Sampler(build_functional(config, spec))
+
+
+def test_stream_loss_carries_the_state_like_the_sampler():
+    """stream_loss == mean of -log p(next | everything before), p from the one-step sampler."""
+    from zoo.evaluation import stream_loss
+
+    keras.utils.set_random_seed(5)
+    spec = TINY_SPECS["shakespeare"]
+    model = build_functional(dataclasses.replace(TrainConfig(), cell="gru", units=6, embedding_dim=4), spec)
+    ids = np.random.default_rng(0).integers(1, spec.vocab_size, size=9).astype("int32")
+    sampler = Sampler(model)
+    by_step = [-np.log(sampler.next_probabilities(ids[:k]).numpy()[ids[k]]) for k in range(1, len(ids))]
+    assert stream_loss(model, ids) == pytest.approx(float(np.mean(by_step)), rel=1e-5)
+    # One window read as a stream: the loss Keras computes for that window.
+    window_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        ids[None, 1:], model.predict_on_batch(ids[None, :-1])
+    )
+    assert stream_loss(model, ids) == pytest.approx(float(window_loss), rel=1e-5)

@@ -7,6 +7,7 @@ import math
 import os
 import time
 
+import keras
 import numpy as np
 
 import datasets
@@ -68,9 +69,25 @@ def evaluate_binary(model, task, config, data, options, run_dir):
     return metrics
 
 
+def stream_loss(model, ids: np.ndarray) -> float:
+    """Nats/char over a text read as one stream, as the sampler reads it.
+
+    Every character is predicted from all the characters before it (the
+    state is never reset), unlike the windowed loss, where the state starts
+    from zero every `seq_len` characters and the first characters of each
+    window are guessed with little context.
+    """
+    logits = np.asarray(model.predict_on_batch(ids[None, :-1]))[0]
+    return float(np.mean(keras.losses.sparse_categorical_crossentropy(ids[1:], logits, from_logits=True)))
+
+
 def evaluate_next_token(model, task, config, data, options, run_dir):
     test = data.test.take(math.ceil(options.limit / config.batch_size)) if options.limit else data.test
     nats = float(model.evaluate(test, verbose=0, return_dict=True)["loss"])
+    streams = {}
+    for split in ("val", "test"):
+        ids = task.text_ids(config, data.state, split)
+        streams[split] = stream_loss(model, ids[: options.limit * config.seq_len] if options.limit else ids)
     prime = shakespeare.encode(data.state, options.seed_text)
     sampler = Sampler(model)
     sampler.sample(prime, 2, options.temperature)  # trace the tf.function once before timing
@@ -83,6 +100,9 @@ def evaluate_next_token(model, task, config, data, options, run_dir):
         "loss_nats_per_char": nats,
         "bits_per_char": nats / math.log(2),
         "perplexity": math.exp(nats),
+        # The same model, each split read as one stream (see stream_loss).
+        "val_stream_nats_per_char": streams["val"],
+        "test_stream_nats_per_char": streams["test"],
         "generation_chars_per_second": options.length / seconds,
         "sample": sample,
     }
