@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchmarks.environment import describe, header
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODES = (("one device", "none", 1), ("1 worker", "multiworker", 1), ("2 workers", "multiworker", 2))
@@ -114,14 +114,11 @@ def main(argv=None):
     units, steps = (4, 5) if args.quick else (args.units, args.steps)
     flags = ["--task", "timeseries", "--model", args.model, "--units", str(units), "--epochs", "2"]
     flags += ["--steps-per-epoch", str(steps), "--batch-size", str(args.batch_size)]
-    _generate_data()  # once, here: workers that generate it together would race
+    generate_data()  # once, here: workers that generate it together would race
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(label, distribute, workers, flags, tmp) for label, distribute, workers in MODES]
     result = {
-        "date": time.strftime("%Y-%m-%d"),
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "versions": _versions(),
+        "environment": describe(),
         "settings": dict(model=args.model, units=units, global_batch=args.batch_size, timed_steps=steps),
         "rows": rows,
     }
@@ -132,25 +129,18 @@ def main(argv=None):
     return result
 
 
-def _generate_data() -> None:
+def generate_data() -> None:
+    """Generates the synthetic timeseries data once, before workers that would race to make it."""
     import datasets
     from zoo import config
 
     datasets.get_task("timeseries").load(config.resolve({"task": "timeseries"}), splits=("train",))
 
 
-def _versions() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {"keras": keras.__version__, "tensorflow": tf.__version__}
-
-
 def format_table(result) -> str:
     s, base = result["settings"], result["rows"][0]["ms_per_step"]
     lines = [
-        f"{result['date']}, {result['cores']} cores ({result['cpu']}), keras {result['versions']['keras']}, "
-        f"tensorflow {result['versions']['tensorflow']}; timeseries, {s['model']} {s['units']} units, "
+        f"{header(result['environment'])}; timeseries, {s['model']} {s['units']} units, "
         f"global batch {s['global_batch']}, median of {s['timed_steps']} steps",
         "| run | ms/step | samples/s | vs one device |",
         "| --- | ---: | ---: | ---: |",

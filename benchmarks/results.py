@@ -10,6 +10,7 @@ rewritten from that file, with date, CPU and versions.
     python -m benchmarks.results --rows timeseries,waveforms
     python -m benchmarks.results --rows timeseries --models stacked-gru   # one model of a row
     python -m benchmarks.results --quick --rows waveforms --readme /tmp/README.md   # tests
+    python -m benchmarks.results --rows shakespeare --evaluate-only   # a new metric, no retraining
 
 Training time is the sum of the epochs' wall-clock seconds in history.csv
 (training and validation, XLA compilation included; data preparation,
@@ -21,14 +22,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from benchmarks.environment import describe, header
 from models.rnn import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,24 +49,19 @@ ROWS = {
 }
 
 
-def run_one(task, model, seed, out_dir, quick):
+def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
+    """Trains (unless `evaluate_only`) and evaluates one run; returns its metrics."""
     run_dir = Path(out_dir) / task / f"{model}-seed{seed}"
-    train = [
-        sys.executable,
-        "train.py",
-        "--task",
-        task,
-        "--model",
-        model,
-        "--seed",
-        str(seed),
-        "--run-dir",
-        str(run_dir),
-        "--overwrite",
-    ]
+    flags = dict(task=task, model=model, seed=seed, run_dir=str(run_dir))
     if quick:
-        train += ["--epochs", "1", "--steps-per-epoch", "2", "--units", "4"]
-    subprocess.run(train, cwd=ROOT, check=True)
+        flags |= dict(epochs=1, steps_per_epoch=2, units=4)
+    if evaluate_only:
+        check_reusable(run_dir, flags)
+    else:
+        train = [sys.executable, "train.py", "--overwrite"]
+        for name, value in flags.items():
+            train += ["--" + name.replace("_", "-"), str(value)]
+        subprocess.run(train, cwd=ROOT, check=True)
     evaluate = [sys.executable, "evaluate.py", str(run_dir)] + (
         ["--limit", "64", "--length", "50"] if quick else []
     )
@@ -82,6 +76,27 @@ def run_one(task, model, seed, out_dir, quick):
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
     return metrics
+
+
+def check_reusable(run_dir: Path, flags: dict) -> None:
+    """Refuses to re-evaluate a run that is unfinished or was trained with other settings than today's."""
+    import dataclasses
+
+    from zoo import config as config_lib
+
+    path = run_dir / "config.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if not saved.get("finished"):
+        raise SystemExit(
+            f"--evaluate-only: {run_dir} holds no finished run; train it (leave out --evaluate-only)"
+        )
+    today = settings(dataclasses.asdict(config_lib.resolve(flags)))
+    if settings(saved["config"]) != today:
+        differ = sorted(k for k in today if saved["config"].get(k) != today[k])
+        raise SystemExit(
+            f"--evaluate-only: {run_dir} was trained with other settings than today's defaults "
+            f"({', '.join(differ)}); train it again (leave out --evaluate-only)"
+        )
 
 
 def settings(config) -> dict:
@@ -109,8 +124,14 @@ def headline(task, m) -> str:
     if task == "imdb" or task == "waveforms":
         return f"{m['accuracy']:.4f} test accuracy"
     if task == "shakespeare":
+        stream = (
+            f"; read as one stream: {m['val_stream_nats_per_char']:.3f} validation, "
+            f"{m['test_stream_nats_per_char']:.3f} test"
+            if "val_stream_nats_per_char" in m
+            else ""
+        )
         return (
-            f"{m['best_val_loss']:.3f} nats/char validation ({m['loss_nats_per_char']:.3f} test), "
+            f"{m['best_val_loss']:.3f} nats/char validation ({m['loss_nats_per_char']:.3f} test){stream}, "
             f"{m['generation_chars_per_second']:,.0f} chars/s"
         )
     return (
@@ -129,8 +150,7 @@ def spread(task, runs) -> str:
 def render(results) -> str:
     env = results["environment"]
     lines = [
-        f"Measured {env['date']} on {env['cores']} CPU cores ({env['cpu']}), Python {env['python']}, "
-        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, by `python -m benchmarks.results`"
+        f"Measured {header(env)}, by `python -m benchmarks.results`"
         + (" (**--quick: smoke-test sizes, not results**)" if env.get("quick") else "")
         + ".",
         "",
@@ -161,24 +181,9 @@ def write_readme(path, table, begin=BEGIN, end=END):
 
 
 def environment(quick):
-    import keras
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return dict(
-        date=time.strftime("%Y-%m-%d"),
-        cores=os.cpu_count(),
-        cpu=cpu,
-        python=platform.python_version(),
-        tensorflow=tf.__version__,
-        keras=keras.__version__,
-        quick=quick,
-    )
+    env = describe() | {"quick": quick}
+    env.pop("torch")  # not used by these runs
+    return env
 
 
 def main(argv=None):
@@ -187,6 +192,12 @@ def main(argv=None):
     parser.add_argument("--models", help="comma-separated: only these models of the chosen rows")
     parser.add_argument("--seeds", help="comma-separated seeds instead of each row's own (e.g. 1)")
     parser.add_argument("--quick", action="store_true", help="tiny runs (tests); marks the table as such")
+    parser.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="evaluate the finished runs in --out-dir again instead of training (refused where their "
+        "settings are not today's defaults); for a new metric",
+    )
     parser.add_argument("--out-dir", default="benchmarks/runs", help="where the runs go")
     parser.add_argument("--results", default="benchmarks/results.json", help="the results file to update")
     parser.add_argument("--readme", default="README.md", help="README whose results table is rewritten")
@@ -213,7 +224,9 @@ def main(argv=None):
         if only:
             model_names = [m for m in model_names if m in only]
         for model in model_names:
-            fresh = {str(s): run_one(task, model, s, args.out_dir, args.quick) for s in seeds}
+            fresh = {
+                str(s): run_one(task, model, s, args.out_dir, args.quick, args.evaluate_only) for s in seeds
+            }
             previous = results["rows"].get(f"{task}/{model}", {}).get("runs", {})
             runs = merge_runs(previous, fresh)
             results["rows"][f"{task}/{model}"] = dict(task=task, model=model, target=target, runs=runs)

@@ -14,9 +14,11 @@ sigmoid), sequences of 200 token ids, binary cross-entropy, Adam. Paths:
   samples/s into FLOP utilisation.
 
 Samples/s are the batch size over the median training step (20 steps after
-a compiling warm-up), for every path.
+a compiling warm-up), for every path. The whole round is repeated
+(`--repeats`, 3 by default) and the table shows the median and the range:
+on this VM consecutive rounds differ by up to 20%.
 
-    python -m benchmarks.throughput --readme README.md   # full run, a few minutes
+    python -m benchmarks.throughput --readme README.md   # full run, 3 rounds, about 10 minutes
     python -m benchmarks.throughput --quick        # tiny sizes (tests)
 """
 
@@ -26,7 +28,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.environment import describe, header  # noqa: E402
 from benchmarks.timing import StepTimer  # noqa: E402
 from datasets.base import BINARY, TaskSpec  # noqa: E402
 from models.compile import compile_model  # noqa: E402
@@ -124,54 +126,83 @@ def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
     return batch / float(np.median([_timed(lambda i=i: step(i)) for i in range(steps)]))
 
 
+PATHS = ("zoo", "zoo_no_xla", "keras_default", "torch")
+
+
+def measure(cell, sizes, zoo_batch, default_batch) -> dict:
+    """Samples/s of every path for one cell, once."""
+    seq_len, steps, vocab, embed, units = sizes
+    sized = (seq_len, steps, vocab, embed, units)
+    default_steps = steps * zoo_batch // default_batch
+    return {
+        "zoo": keras_samples_per_second(cell, "zoo", zoo_batch, *sized),
+        "zoo_no_xla": keras_samples_per_second(cell, "zoo-no-xla", zoo_batch, *sized),
+        "keras_default": keras_samples_per_second(
+            cell, "keras-default", default_batch, seq_len, default_steps, vocab, embed, units
+        ),
+        "torch": torch_samples_per_second(cell, default_batch, *sized),
+    }
+
+
+def summarize(cell, runs, peaks, flops) -> dict:
+    """Median and range over the repeats; ratios are taken within each repeat, then summarized."""
+    row = {"cell": cell, "runs": runs}
+    for path in PATHS:
+        values = [r[path] for r in runs if r[path] is not None]
+        row[path] = float(np.median(values)) if values else None
+        row[f"{path}_range"] = [min(values), max(values)] if values else None
+    speedups = [r["zoo"] / r["keras_default"] for r in runs]
+    fractions = [r["zoo"] * flops / 1e9 / peak for r, peak in zip(runs, peaks)]
+    row["speedup"], row["speedup_range"] = float(np.median(speedups)), [min(speedups), max(speedups)]
+    row["zoo_gflops"] = row["zoo"] * flops / 1e9
+    row["zoo_peak_fraction"] = float(np.median(fractions))
+    row["zoo_peak_fraction_range"] = [min(fractions), max(fractions)]
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
     parser.add_argument("--zoo-batch", type=int, default=256, help="the zoo path's batch size")
     parser.add_argument("--default-batch", type=int, default=64, help="the tutorial path's batch size")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measure everything this many times; report median and range"
+    )
+    parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from: {', '.join(CELLS)}")
     parser.add_argument("--out", help="also write the results as JSON here")
     parser.add_argument("--readme", help="rewrite this README's throughput table (e.g. README.md)")
     args = parser.parse_args(argv)
-    seq_len, steps, vocab, embed, units = (20, 2, 100, 8, 8) if args.quick else (200, 20, 20000, 64, 64)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be positive, got {args.repeats}")
+    cells = [c for c in args.cells.split(",") if c]
+    if not cells or set(cells) - set(CELLS):
+        parser.error(f"--cells must name some of {', '.join(CELLS)}, got {args.cells!r}")
+    sizes = (20, 2, 100, 8, 8) if args.quick else (200, 20, 20000, 64, 64)
+    seq_len, _, _, embed, units = sizes
     zoo_batch, default_batch = (16, 16) if args.quick else (args.zoo_batch, args.default_batch)
 
-    peak = matmul_peak(256 if args.quick else 2048)
-    rows = []
-    for cell in CELLS:
-        flops = train_flops_per_sample(cell, seq_len, embed, units)
-        row = {"cell": cell}
-        row["zoo"] = keras_samples_per_second(cell, "zoo", zoo_batch, seq_len, steps, vocab, embed, units)
-        row["zoo_no_xla"] = keras_samples_per_second(
-            cell, "zoo-no-xla", zoo_batch, seq_len, steps, vocab, embed, units
-        )
-        row["keras_default"] = keras_samples_per_second(
-            cell,
-            "keras-default",
-            default_batch,
-            seq_len,
-            steps * zoo_batch // default_batch,
-            vocab,
-            embed,
-            units,
-        )
-        row["torch"] = torch_samples_per_second(cell, default_batch, seq_len, steps, vocab, embed, units)
-        row["speedup"] = row["zoo"] / row["keras_default"]
-        row["zoo_gflops"] = row["zoo"] * flops / 1e9
-        row["zoo_peak_fraction"] = row["zoo_gflops"] / peak
-        rows.append(row)
+    # Repeat the whole round (peak, then every cell and path) rather than
+    # each measurement in a row: the VM's slow spells then fall on all paths.
+    peaks, runs = [], {cell: [] for cell in cells}
+    for _ in range(args.repeats):
+        peaks.append(matmul_peak(256 if args.quick else 2048))
+        for cell in cells:
+            runs[cell].append(measure(cell, sizes, zoo_batch, default_batch))
+    rows = [
+        summarize(cell, runs[cell], peaks, train_flops_per_sample(cell, seq_len, embed, units))
+        for cell in cells
+    ]
     result = {
-        "date": time.strftime("%Y-%m-%d"),
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "versions": {
-            "keras": keras.__version__,
-            "tensorflow": _version("tensorflow"),
-            "numpy": np.__version__,
-            "torch": _version("torch"),
-        },
-        "matmul_peak_gflops": peak,
+        "environment": describe(),
+        "matmul_peak_gflops": float(np.median(peaks)),
+        "matmul_peak_range": [min(peaks), max(peaks)],
         "settings": dict(
-            seq_len=seq_len, embed=embed, units=units, zoo_batch=zoo_batch, default_batch=default_batch
+            seq_len=seq_len,
+            embed=embed,
+            units=units,
+            zoo_batch=zoo_batch,
+            default_batch=default_batch,
+            repeats=args.repeats,
         ),
         "rows": rows,
     }
@@ -188,31 +219,35 @@ def main(argv=None):
     return result
 
 
-def _version(name):
-    try:
-        return __import__(name).__version__
-    except ImportError:
-        return None
+def _spread(value, span, fmt="{:.0f}") -> str:
+    """The value with its range as "median (min-max)"; the value alone where the range is one point."""
+    if value is None:
+        return "not installed"
+    if span[0] == span[1]:
+        return fmt.format(value)
+    return f"{fmt.format(value)} ({fmt.format(span[0])}-{fmt.format(span[1])})"
 
 
 def format_table(result) -> str:
     s = result["settings"]
+    peak = _spread(result["matmul_peak_gflops"], result["matmul_peak_range"])
     lines = [
-        f"{result['date']}, {result['cores']} cores ({result['cpu']}), keras {result['versions']['keras']}, "
-        f"tensorflow {result['versions']['tensorflow']}"
-        + (f", torch {result['versions']['torch']}" if result["versions"].get("torch") else "")
-        + f"; matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s",
+        f"{header(result['environment'])}; matmul peak {peak} GFLOP/s",
         f"samples/s, embedding {s['embed']}, {s['units']} units, length {s['seq_len']}; "
-        f"zoo batch {s['zoo_batch']}, default/torch batch {s['default_batch']}",
+        f"zoo batch {s['zoo_batch']}, default/torch batch {s['default_batch']}; "
+        f"median (min-max) of {s['repeats']} rounds",
         "| cell | zoo path (XLA) | zoo batch, no XLA | Keras defaults | zoo / defaults | PyTorch "
         "| zoo GFLOP/s | % of matmul peak |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["rows"]:
-        torch_cell = f"{r['torch']:.0f}" if r["torch"] else "not installed"
+        cells = [_spread(r[p], r[f"{p}_range"]) for p in PATHS]
+        speedup = _spread(r["speedup"], r["speedup_range"], "{:.2f}x")
+        percent = [100 * x for x in r["zoo_peak_fraction_range"]]
+        share = _spread(100 * r["zoo_peak_fraction"], percent, "{:.0f}%")
         lines.append(
-            f"| {r['cell']} | {r['zoo']:.0f} | {r['zoo_no_xla']:.0f} | {r['keras_default']:.0f} | {r['speedup']:.2f}x | {torch_cell} | "
-            f"{r['zoo_gflops']:.1f} | {100 * r['zoo_peak_fraction']:.0f}% |"
+            f"| {r['cell']} | {cells[0]} | {cells[1]} | {cells[2]} | {speedup} | {cells[3]} | "
+            f"{r['zoo_gflops']:.1f} | {share} |"
         )
     return "\n".join(lines)
 

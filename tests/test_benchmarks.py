@@ -14,13 +14,21 @@ from tests.conftest import ROOT
 def test_throughput_quick(tmp_path):
     readme = tmp_path / "README.md"
     shutil.copy(ROOT / "README.md", readme)
-    result = throughput.main(["--quick", "--readme", str(readme)])
-    assert "| lstm |" in readme.read_text().split("<!-- throughput:begin -->")[1]
-    assert result["matmul_peak_gflops"] > 0
-    assert [r["cell"] for r in result["rows"]] == ["simplernn", "lstm", "gru"]
+    result = throughput.main(["--quick", "--repeats", "2", "--cells", "lstm", "--readme", str(readme)])
+    table = readme.read_text().split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
+    assert "| lstm |" in table and "| gru |" not in table and "| simplernn |" not in table
+    assert "of 2 rounds" in table
+    assert result["matmul_peak_range"][0] <= result["matmul_peak_gflops"] <= result["matmul_peak_range"][1]
+    assert [r["cell"] for r in result["rows"]] == ["lstm"]
     for row in result["rows"]:
-        assert row["zoo"] > 0 and row["zoo_no_xla"] > 0 and row["keras_default"] > 0
-        assert row["speedup"] == row["zoo"] / row["keras_default"]
+        assert len(row["runs"]) == 2
+        for path in ("zoo", "zoo_no_xla", "keras_default"):
+            low, high = row[f"{path}_range"]
+            assert 0 < low <= row[path] <= high
+            assert row[path] == pytest.approx((row["runs"][0][path] + row["runs"][1][path]) / 2)
+        # Ratios are taken within each round, then their median (of two: the mean).
+        ratios = [run["zoo"] / run["keras_default"] for run in row["runs"]]
+        assert row["speedup"] == pytest.approx(sum(ratios) / 2)
     # FLOPs per sample: 3 x steps x 2 x gates x (embed + units) x units.
     assert throughput.train_flops_per_sample("lstm", 200, 64, 64) == 3 * 200 * 2 * 4 * 128 * 64
 
@@ -51,6 +59,22 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     assert after.split(results.END)[1] == before.split(results.END)[1]
     assert json.loads((tmp_path / "results.json").read_text())["environment"]["quick"] is True
 
+    # --evaluate-only: the same run evaluated again, not retrained ...
+    args = ["--quick", "--rows", "waveforms", "--out-dir", str(tmp_path / "runs")]
+    args += ["--results", str(tmp_path / "results.json"), "--readme", str(readme), "--evaluate-only"]
+    model_file = tmp_path / "runs" / "waveforms" / "gru-seed1" / "model.keras"
+    trained_at = model_file.stat().st_mtime_ns
+    again = results.main(args)["rows"]["waveforms/gru"]["runs"]["1"]
+    assert model_file.stat().st_mtime_ns == trained_at
+    assert again["train_seconds"] == run["train_seconds"] and again["accuracy"] == run["accuracy"]
+    # ... and refused for a run trained with other settings than today's defaults.
+    config_file = model_file.parent / "config.json"
+    saved = json.loads(config_file.read_text())
+    saved["config"]["units"] = 5
+    config_file.write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match="other settings than today's defaults \\(units\\)"):
+        results.main(args)
+
 
 def test_results_adds_seeds_only_to_runs_with_the_same_settings():
     a, b = {"units": 64}, {"units": 32}
@@ -71,3 +95,26 @@ def test_results_refuses_a_model_in_none_of_the_rows(capsys):
         results.main(["--rows", "imdb-simplernn", "--models", "gru"])
     assert exit_info.value.code == 2
     assert "--models ['gru'] are in none of the rows imdb-simplernn" in capsys.readouterr().err
+
+
+def test_throughput_refuses_unknown_cells(capsys):
+    with pytest.raises(SystemExit):
+        throughput.main(["--quick", "--cells", "lstm,transformer"])
+    assert "--cells must name some of simplernn, lstm, gru, got 'lstm,transformer'" in capsys.readouterr().err
+
+
+def test_every_table_has_the_same_header():
+    from benchmarks import distribute
+    from benchmarks.environment import describe, header
+
+    env = describe()
+    assert env["cpu"] and env["cores"] >= 1 and env["keras"] and env["tensorflow"]
+    line = header(env)
+    assert line.startswith(env["date"]) and f"Keras {env['keras']}" in line
+    fake = {
+        "environment": env,
+        "settings": dict(model="lstm", units=4, global_batch=8, timed_steps=5),
+        "rows": [{"label": "one device", "ms_per_step": 10.0}, {"label": "2 workers", "ms_per_step": 25.0}],
+    }
+    table = distribute.format_table(fake).splitlines()
+    assert table[0].startswith(line) and table[-1] == "| 2 workers | 25.0 | 320 | 2.5x |"

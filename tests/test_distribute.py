@@ -23,7 +23,7 @@ import pytest
 
 import evaluate
 import train
-from benchmarks.distribute import free_ports
+from benchmarks.distribute import free_ports, generate_data
 from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
 from zoo import cli, distribute, rundir
@@ -55,11 +55,8 @@ def losses(run_dir) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def timeseries_data(generated_dir):
-    """Generates the synthetic data once, here: workers that generate it together would race."""
-    import datasets
-    from zoo import config
-
-    datasets.get_task("timeseries").load(config.resolve({"task": "timeseries"}), splits=("train",))
+    """The synthetic data, generated once before the workers start (together they would race)."""
+    generate_data()
 
 
 class Cluster:
