@@ -91,8 +91,8 @@ class Task:
     # (which reads the future) cannot serve it.
     generative: bool = False
     defaults: dict[str, Any] = {}
-    # The task-specific settings (zoo.config.TASK_SETTINGS) this task reads;
-    # a flag for one it does not read is refused rather than ignored.
+    # The task-specific settings this task reads (TrainConfig fields); a flag
+    # that other tasks list here but this one does not is refused, not ignored.
     settings: tuple[str, ...] = ()
 
     def load(

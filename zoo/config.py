@@ -101,8 +101,6 @@ FLAGS = [
     ("data_dir", str, "TFDS data dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)"),
     ("run_dir", str, "where to write the run (default: runs/<task>/<model>)"),
 ]
-# Flags that only some tasks read (each task lists its own in `Task.settings`).
-TASK_SETTINGS = ("embedding_dim", "embedding_dropout", "seq_len", "max_tokens")
 # A model that compiles itself (the chapter's snippets) fixes these.
 FIXED_BY_SNIPPETS = (
     "units",
@@ -181,9 +179,10 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
         raise ValueError(
             f"{entry.name!r} is the chapter's model as printed; --{fixed[0].replace('_', '-')} does not apply to it"
         )
-    for name in TASK_SETTINGS:
-        if name in given and name not in task.settings:
-            readers = [t.name for t in datasets.TASKS.values() if name in t.settings]
+    # A flag that some task lists in its `settings` applies to those tasks only.
+    for name in given:
+        readers = [t.name for t in datasets.TASKS.values() if name in t.settings]
+        if readers and task.name not in readers:
             raise ValueError(
                 f"--{name.replace('_', '-')} does not apply to task {task.name!r} "
                 f"(only to: {', '.join(readers)})"
