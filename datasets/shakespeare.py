@@ -32,6 +32,11 @@ def decode(state, ids) -> str:
     return "".join(chars[int(i)] for i in ids)
 
 
+def split_ids(builder, state, split: str) -> np.ndarray:
+    """The whole text of one of our splits ("train", "val", "test") as character ids."""
+    return encode(state, split_text(builder, SPLITS[split]))
+
+
 def cut_windows(ids, length: int, offset):
     """The text from `offset` on, cut into whole windows of `length` ids: (n, length)."""
     ids = ids[offset:]
@@ -81,8 +86,7 @@ class Shakespeare(Task):
 
     def text_ids(self, config, state, split: str) -> np.ndarray:
         """The whole text of a split ("train", "val" or "test") as character ids."""
-        builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
-        return encode(state, split_text(builder, SPLITS[split]))
+        return split_ids(load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE), state, split)
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
@@ -90,7 +94,7 @@ class Shakespeare(Task):
             state = {"chars": "".join(sorted(set(split_text(builder, "train"))))}
 
         def pipeline(split):
-            ids = encode(state, split_text(builder, SPLITS[split]))
+            ids = split_ids(builder, state, split)
             if split == "train":
                 ds = shifting_windows(ids, config.seq_len + 1, config.seed)
             else:
