@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 # Head kinds: how a task turns the last recurrent output into a prediction.
@@ -121,6 +122,52 @@ def finish(ds: tf.data.Dataset, batch_size: int, shuffle: int = 0, seed: int = 0
     if shuffle:
         ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+# Width, in steps, of the length buckets that `finish_by_length` draws
+# training batches from. Measured on imdb (seed 1, SimpleRNN): 100-word
+# buckets kept test accuracy (0.865 vs 0.868 unbucketed), 25-word buckets
+# lost more (0.854), and a GRU's epoch went from 83-143 s to 78-82 s.
+BUCKET_WIDTH = 100
+
+
+def finish_by_length(ds: tf.data.Dataset, batch_size: int, max_len: int, shuffle: int = 0, seed: int = 0):
+    """Batches variable-length id sequences, each batch zero-padded at the end to its longest.
+
+    A recurrent layer runs as many steps as its batch is long, masked or
+    not, so a batch padded to `max_len` pays for every padded step. Training
+    batches (`shuffle` > 0) are drawn from buckets of sequences within
+    `BUCKET_WIDTH` steps of each other's length, so short sequences batch
+    with short ones; other splits keep their order and are only padded to
+    each batch's longest.
+
+    Args:
+        ds: Unbatched `(ids, label)` pairs, `ids` of shape `(length,)`.
+        batch_size: Sequences per batch.
+        max_len: The longest a sequence can be (bucket boundaries stop there).
+        shuffle: Shuffle buffer for training (0: no shuffling, no buckets).
+        seed: Shuffle seed.
+
+    Returns:
+        Batches `(ids of shape (batch, longest), labels)`.
+    """
+    if not shuffle:
+        return ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    boundaries = list(range(BUCKET_WIDTH, max_len, BUCKET_WIDTH))
+    # One pass over the lengths (it also fills a cache upstream) gives the
+    # number of batches, so that the first epoch's progress bar has a total.
+    lengths = np.concatenate(
+        list(ds.map(lambda ids, label: tf.shape(ids)[0]).batch(4096).as_numpy_iterator())
+    )
+    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+    batches = int(np.sum(-(-per_bucket // batch_size)))
+    ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.bucket_by_sequence_length(
+        lambda ids, label: tf.shape(ids)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+    )
+    return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
 def task_data(pipeline, splits, spec: TaskSpec, state: dict[str, Any]) -> TaskData:

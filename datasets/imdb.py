@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import BINARY, Task, TaskData, TaskSpec, finish, task_data
+from datasets.base import BINARY, Task, TaskData, TaskSpec, finish_by_length, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
 
@@ -32,13 +32,18 @@ def make_vectorizer(max_tokens: int, vocabulary=None) -> keras.layers.TextVector
     )
 
 
-def to_ids(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.Tensor:
-    """Texts -> (batch, seq_len) ids: the LAST `seq_len` words, zero-padded at the end.
+def last_words(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.RaggedTensor:
+    """Texts -> ragged ids: the LAST `seq_len` words of each text.
 
     A review's verdict tends to come at its end, so a long review loses its
     beginning rather than its conclusion.
     """
-    return vectorizer(texts)[:, -seq_len:].to_tensor(shape=[None, seq_len])
+    return vectorizer(texts)[:, -seq_len:]
+
+
+def to_ids(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.Tensor:
+    """Texts -> (batch, seq_len) ids: the last `seq_len` words, zero-padded at the end."""
+    return last_words(vectorizer, texts, seq_len).to_tensor(shape=[None, seq_len])
 
 
 @register_task
@@ -60,7 +65,9 @@ class IMDB(Task):
         dropout=0.5,
         seq_len=400,  # the last 400 words: 87% of the training reviews are whole (median 174)
         max_tokens=20000,  # only the 20k most frequent words
-        patience=2,
+        # Every imdb run so far peaked at epoch 1 or 2 and stopped at epoch 4
+        # with patience 2; patience 1 keeps the same best epoch, one epoch sooner.
+        patience=1,
         # Measured here: with the mask and the mean over all steps, a
         # SimpleRNN trains 4x faster without XLA at batch 256 (1,920 vs 443 samples/s).
         jit_compile=False,
@@ -80,16 +87,21 @@ class IMDB(Task):
                 raw[split]
                 .batch(1024)
                 .map(
-                    lambda x, y: (to_ids(vectorizer, x, config.seq_len), y),
+                    lambda x, y: (last_words(vectorizer, x, config.seq_len), y),
                     num_parallel_calls=tf.data.AUTOTUNE,
                 )
             )
-            ds = ds.unbatch().cache()  # vectorize once, then serve ids from memory
-            return finish(ds, config.batch_size, 25000 if split == "train" else 0, config.seed)
+            # Vectorize once, then serve ids from memory. Unbatched ragged rows
+            # arrive typed as (rank-0) ragged; identity makes them plain tensors.
+            ds = ds.unbatch().map(lambda x, y: (tf.identity(x), y)).cache()
+            training = split == "train"
+            return finish_by_length(
+                ds, config.batch_size, config.seq_len, shuffle=25000 if training else 0, seed=config.seed
+            )
 
         spec = TaskSpec(
             input_kind="tokens",
-            timesteps=config.seq_len,
+            timesteps=None,  # each batch is as long as its longest review
             vocab_size=len(state["vocabulary"]),
             mask_zero=True,  # post-padded: without the mask a SimpleRNN stays at chance
             # The head reads the mean of all steps' outputs: measured here, a
