@@ -96,7 +96,12 @@ class IMDB(Task):
             ds = ds.unbatch().map(lambda x, y: (tf.identity(x), y)).cache()
             training = split == "train"
             return finish_by_length(
-                ds, config.batch_size, config.seq_len, shuffle=25000 if training else 0, seed=config.seed
+                ds,
+                config.batch_size,
+                config.seq_len,
+                shuffle=25000 if training else 0,
+                seed=config.seed,
+                few_shapes=config.jit_compile,  # XLA compiles once per batch length
             )
 
         spec = TaskSpec(

@@ -77,6 +77,14 @@ def test_finish_by_length_buckets_training_batches():
     in_order = [b.numpy() for _, b in finish_by_length(ds, 16, 3 * BUCKET_WIDTH)]
     np.testing.assert_array_equal(np.concatenate(in_order), np.arange(200))
 
+    # few_shapes (for XLA): training batches padded to their bucket's end, the rest to max_len.
+    few = finish_by_length(ds, 16, 3 * BUCKET_WIDTH, shuffle=200, seed=1, few_shapes=True)
+    widths = {x.shape[1] for x, _ in few}
+    assert widths == {BUCKET_WIDTH, 2 * BUCKET_WIDTH, 3 * BUCKET_WIDTH}
+    assert int(few.cardinality()) == len(list(few))
+    fixed = finish_by_length(ds, 16, 3 * BUCKET_WIDTH, few_shapes=True)
+    assert {x.shape[1] for x, _ in fixed} == {3 * BUCKET_WIDTH}
+
 
 def test_imdb_vocabulary_round_trip(mocked_tfds):
     task = datasets.get_task("imdb")

@@ -153,6 +153,21 @@ def test_mask_hides_padding():
     )
 
 
+def test_collect_pads_batches_for_a_fixed_length_model():
+    """A run saved when imdb fed exactly seq_len ids still evaluates on shorter batches."""
+    from zoo.evaluation import collect
+
+    config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3)
+    model = build_functional(config, TINY_SPECS["imdb"])  # input (None, 7)
+    x = np.array([[5, 6, 7, 0], [8, 9, 0, 0], [4, 0, 0, 0]], dtype="int32")
+    ds = tf.data.Dataset.from_tensor_slices((x, np.array([1, 0, 1]))).batch(2)
+    outputs, labels = collect(model, ds, limit=None, batch_size=2)
+    np.testing.assert_allclose(outputs, model.predict_on_batch(np.pad(x, ((0, 0), (0, 3)))), atol=1e-6)
+    np.testing.assert_array_equal(labels, [1, 0, 1])
+    limited, _ = collect(model, ds, limit=2, batch_size=2)
+    np.testing.assert_allclose(limited, outputs[:2], atol=1e-6)
+
+
 def test_unknown_model_lists_the_choices():
     with pytest.raises(ValueError, match="unknown model 'transformer'.*simplernn"):
         models.get_model("transformer")

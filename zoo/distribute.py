@@ -388,8 +388,7 @@ def _reduced_step(strategy, step_fn):
     """
     import tensorflow as tf
 
-    # reduce_retracing: imdb's batches vary in length; one trace serves them all.
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def step(iterator):
         logs = strategy.run(step_fn, args=(next(iterator),))
         return {

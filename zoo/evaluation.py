@@ -31,9 +31,14 @@ class EvalOptions:
 def collect(model, ds, limit: int | None, batch_size: int):
     """Model outputs and labels over a (possibly limited) batched split."""
     if limit:
-        ds = ds.unbatch().take(limit).batch(batch_size)
+        ds = ds.unbatch().take(limit).padded_batch(batch_size)
+    # Token-id models saved before imdb batched by length take exactly
+    # `seq_len` ids; today's batches are as long as their longest review.
+    fixed_steps = model.input_shape[1] if len(model.input_shape) == 2 else None
     outputs, labels = [], []
     for x, y in ds:
+        if fixed_steps and x.shape[1] < fixed_steps:
+            x = np.pad(x, ((0, 0), (0, fixed_steps - x.shape[1])))  # zeros: masked padding
         outputs.append(np.asarray(model.predict_on_batch(x)))
         labels.append(y.numpy())
     return np.concatenate(outputs), np.concatenate(labels)
