@@ -41,11 +41,6 @@ def last_words(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.RaggedTensor:
     return vectorizer(texts)[:, -seq_len:]
 
 
-def to_ids(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.Tensor:
-    """Texts -> (batch, seq_len) ids: the last `seq_len` words, zero-padded at the end."""
-    return last_words(vectorizer, texts, seq_len).to_tensor(shape=[None, seq_len])
-
-
 @register_task
 class IMDB(Task):
     name = "imdb"
@@ -124,5 +119,17 @@ class IMDB(Task):
         return make_vectorizer(config.max_tokens, state["vocabulary"][2:])
 
     def encode_texts(self, config, state, texts: list[str]) -> np.ndarray:
-        """Raw review texts -> padded id matrix of shape (len(texts), seq_len)."""
-        return to_ids(self.vectorizer(config, state), tf.constant(texts), config.seq_len).numpy()
+        """Raw review texts -> padded id matrix of shape (len(texts), seq_len).
+
+        Refuses a text with no words left after `standardize` (say "!!!"):
+        its row would be all padding, and the mean over zero unmasked steps
+        is 0/0, so the model would score it NaN.
+        """
+        ids = last_words(self.vectorizer(config, state), tf.constant(texts), config.seq_len)
+        empty = [t for t, n in zip(texts, ids.row_lengths().numpy()) if n == 0]
+        if empty:
+            raise ValueError(
+                f"text {empty[0]!r} has no words once lower-cased and stripped of punctuation "
+                "(letters, digits and apostrophes are kept): there is nothing to score"
+            )
+        return ids.to_tensor(shape=[None, config.seq_len]).numpy()

@@ -92,6 +92,10 @@ def test_imdb_vocabulary_round_trip(mocked_tfds):
     data = task.load(config)
     ids = task.encode_texts(config, data.state, ["a b c", "<br /> A, b!"])
     assert ids.shape == (2, 6)
+    np.testing.assert_array_equal(ids[1], ids[0] * [1, 1, 0, 0, 0, 0])  # "a b" of "a b c", then padding
+    # A text of punctuation only would be all padding, scored NaN by the masked mean.
+    with pytest.raises(ValueError, match="'!!! ...' has no words"):
+        task.encode_texts(config, data.state, ["fine", "!!! ..."])
     again = task.load(config, state=data.state, splits=("test",))
     assert again.train is None and again.state is data.state
 
