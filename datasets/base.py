@@ -161,18 +161,22 @@ def finish_by_length(
     Returns:
         Batches `(ids of shape (batch, longest), labels)`.
     """
+    # One pass over the lengths (it also fills a cache upstream) gives the
+    # number of batches: the first epoch's progress bar has a total, and
+    # Keras does not take the end of the validation data, whose length it
+    # would not know, for data that "ran out" and interrupted training.
+    lengths = np.concatenate(
+        list(ds.map(lambda ids, label: tf.shape(ids)[0]).batch(4096).as_numpy_iterator())
+    )
     if not shuffle:
         padded_shapes = ([max_len], []) if few_shapes else None
-        return ds.padded_batch(batch_size, padded_shapes=padded_shapes).prefetch(tf.data.AUTOTUNE)
+        ds = ds.padded_batch(batch_size, padded_shapes=padded_shapes)
+        batches = -(-len(lengths) // batch_size)
+        return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
     boundaries = list(range(BUCKET_WIDTH, max_len, BUCKET_WIDTH))
     if few_shapes:
         # A bucket holds lengths below its boundary and pads to boundary - 1.
         boundaries = [b + 1 for b in boundaries] + [max_len + 1]
-    # One pass over the lengths (it also fills a cache upstream) gives the
-    # number of batches, so that the first epoch's progress bar has a total.
-    lengths = np.concatenate(
-        list(ds.map(lambda ids, label: tf.shape(ids)[0]).batch(4096).as_numpy_iterator())
-    )
     per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
     batches = int(np.sum(-(-per_bucket // batch_size)))
     ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)

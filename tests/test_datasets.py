@@ -74,8 +74,11 @@ def test_finish_by_length_buckets_training_batches():
     assert sorted(seen) == list(range(200))
     assert int(training.cardinality()) == len(list(training))  # the progress bar's total
 
-    in_order = [b.numpy() for _, b in finish_by_length(ds, 16, 3 * BUCKET_WIDTH)]
+    plain = finish_by_length(ds, 16, 3 * BUCKET_WIDTH)
+    in_order = [b.numpy() for _, b in plain]
     np.testing.assert_array_equal(np.concatenate(in_order), np.arange(200))
+    # Known length (Keras would otherwise warn, after the first validation, that data "ran out").
+    assert int(plain.cardinality()) == len(in_order) == 13
 
     # few_shapes (for XLA): training batches padded to their bucket's end, the rest to max_len.
     few = finish_by_length(ds, 16, 3 * BUCKET_WIDTH, shuffle=200, seed=1, few_shapes=True)

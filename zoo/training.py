@@ -372,6 +372,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
             steps_per_epoch=config.steps_per_epoch,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # the task's pipeline shuffles, seeded; Keras cannot shuffle a tf.data.Dataset
         )
     if role.workers > 1:
         weights = distribute.check_in_sync(strategy, model, "ended")
