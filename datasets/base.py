@@ -149,7 +149,9 @@ def finish_by_length(
     each batch's longest.
 
     Args:
-        ds: Unbatched `(ids, label)` pairs, `ids` of shape `(length,)`.
+        ds: Unbatched `(ids, label)` pairs, `ids` of shape `(length,)`,
+            cached (training reads it once for the lengths); where its
+            length is unknown, other splits are read once to count it.
         batch_size: Sequences per batch.
         max_len: The longest a sequence can be (bucket boundaries stop there).
         shuffle: Shuffle buffer for training (0: no shuffling, no buckets).
@@ -161,23 +163,21 @@ def finish_by_length(
     Returns:
         Batches `(ids of shape (batch, longest), labels)`.
     """
-    # One pass over the lengths (it also fills a cache upstream) gives the
-    # number of batches: the first epoch's progress bar has a total, and
-    # Keras does not take the end of the validation data, whose length it
-    # would not know, for data that "ran out" and interrupted training.
-    lengths = np.concatenate(
-        list(ds.map(lambda ids, label: tf.shape(ids)[0]).batch(4096).as_numpy_iterator())
-    )
     if not shuffle:
+        if ds.cardinality() < 0:
+            # Keras must know how many batches validation has, or it warns
+            # after the first validation that the input "ran out of data;
+            # interrupting training". A known length carries over batching.
+            ds = ds.apply(tf.data.experimental.assert_cardinality(len(_lengths(ds))))
         padded_shapes = ([max_len], []) if few_shapes else None
-        ds = ds.padded_batch(batch_size, padded_shapes=padded_shapes)
-        batches = -(-len(lengths) // batch_size)
-        return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+        return ds.padded_batch(batch_size, padded_shapes=padded_shapes).prefetch(tf.data.AUTOTUNE)
     boundaries = list(range(BUCKET_WIDTH, max_len, BUCKET_WIDTH))
     if few_shapes:
         # A bucket holds lengths below its boundary and pads to boundary - 1.
         boundaries = [b + 1 for b in boundaries] + [max_len + 1]
-    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+    # One pass over the lengths (it also fills a cache upstream) gives the
+    # number of batches, so that the first epoch's progress bar has a total.
+    per_bucket = np.bincount(np.searchsorted(boundaries, _lengths(ds), side="right"))
     batches = int(np.sum(-(-per_bucket // batch_size)))
     ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
     ds = ds.bucket_by_sequence_length(
@@ -187,6 +187,12 @@ def finish_by_length(
         pad_to_bucket_boundary=few_shapes,
     )
     return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+
+
+def _lengths(ds: tf.data.Dataset) -> np.ndarray:
+    """The length of every `(ids, label)` pair of `ds`, in one pass."""
+    chunks = ds.map(lambda ids, label: tf.shape(ids)[0]).batch(4096).as_numpy_iterator()
+    return np.concatenate([np.zeros(0, np.int64), *chunks])
 
 
 def task_data(pipeline, splits, spec: TaskSpec, state: dict[str, Any]) -> TaskData:

@@ -89,6 +89,8 @@ class IMDB(Task):
             # Vectorize once, then serve ids from memory. Unbatched ragged rows
             # arrive typed as (rank-0) ragged; identity makes them plain tensors.
             ds = ds.unbatch().map(lambda x, y: (tf.identity(x), y)).cache()
+            # unbatch() forgets how many reviews there are; TFDS knows.
+            ds = ds.apply(tf.data.experimental.assert_cardinality(raw[split].cardinality()))
             training = split == "train"
             return finish_by_length(
                 ds,
@@ -129,7 +131,7 @@ class IMDB(Task):
         empty = [t for t, n in zip(texts, ids.row_lengths().numpy()) if n == 0]
         if empty:
             raise ValueError(
-                f"text {empty[0]!r} has no words once lower-cased and stripped of punctuation "
-                "(letters, digits and apostrophes are kept): there is nothing to score"
+                f"text {empty[0]!r} has no words the model reads (it keeps only A-Z, "
+                "a-z, 0-9 and apostrophes): there is nothing to score"
             )
         return ids.to_tensor(shape=[None, config.seq_len]).numpy()
