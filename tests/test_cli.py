@@ -56,6 +56,12 @@ def test_train_then_evaluate(task, model, eval_args, expected_metrics, tmp_path,
         assert 0 <= metrics["accuracy"] <= 1 and metrics["test_examples"] == 64
         assert 0 <= metrics["texts"][0]["positive_probability"] <= 1
         assert "A wonderful film." in printed
+        # A text with nothing to read is refused (its masked mean would be 0/0), metrics untouched.
+        os.remove(os.path.join(run_dir, "metrics.json"))
+        one_line_error(
+            capsys, run_evaluate(run_dir, "--text", "Fine.", "--text", "!!!"), 2, "'!!!' has no words"
+        )
+        assert not os.path.exists(os.path.join(run_dir, "metrics.json"))
     if task == "shakespeare":
         assert metrics["sample"].startswith("KING:") and len(metrics["sample"]) == 45
         assert abs(metrics["bits_per_char"] * 0.693147 - metrics["loss_nats_per_char"]) < 1e-4

@@ -52,6 +52,8 @@ def confusion(labels: np.ndarray, predicted: np.ndarray, n: int) -> list[list[in
 
 
 def evaluate_binary(model, task, config, data, options, run_dir):
+    # Texts first: one that cannot be scored is refused before the test split runs.
+    ids = task.encode_texts(config, data.state, options.texts) if options.texts else None
     probs, labels = collect(model, data.test, options.limit, config.batch_size)
     predicted = (probs[:, 0] >= 0.5).astype(int)
     (tn, fp), (fn, tp) = confusion(labels, predicted, 2)
@@ -66,7 +68,6 @@ def evaluate_binary(model, task, config, data, options, run_dir):
         "test_examples": len(labels),
     }
     if options.texts:
-        ids = task.encode_texts(config, data.state, options.texts)
         scores = np.asarray(model.predict_on_batch(ids))[:, 0]
         metrics["texts"] = [
             {"text": t, "positive_probability": float(p)} for t, p in zip(options.texts, scores)
