@@ -25,6 +25,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.environment import describe, header
@@ -41,7 +42,7 @@ ROWS = {
     "shakespeare": (
         "shakespeare",
         ("gru",),
-        (1,),
+        (1, 2),
         "<= 1.45 nats/char validation, <= 900 s, >= 2,000 chars/s",
     ),
     "timeseries": ("timeseries", RECURRENT, (1,), "beats naive and linear; best <= 0.5x linear MSE"),
@@ -73,6 +74,9 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     metrics["epochs"] = len(history)
     metrics["best_val_loss"] = min(float(r["val_loss"]) for r in history)
     metrics["settings"] = settings(json.loads((run_dir / "config.json").read_text())["config"])
+    # The day it was trained (the model is written when training ends), so a
+    # table whose rows were measured on different days says so.
+    metrics["date"] = time.strftime("%Y-%m-%d", time.localtime((run_dir / "model.keras").stat().st_mtime))
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
     return metrics
@@ -147,8 +151,20 @@ def spread(task, runs) -> str:
     return f"; mean {statistics.mean(acc):.4f}, min {min(acc):.4f}, max {max(acc):.4f} over {len(acc)} seeds"
 
 
+def measured_on(results) -> str:
+    """The day, or first and last days, on which the table's runs were trained."""
+    days = sorted(
+        {
+            m.get("date", results["environment"]["date"])
+            for row in results["rows"].values()
+            for m in row["runs"].values()
+        }
+    )
+    return days[0] if len(days) < 2 else f"{days[0]} to {days[-1]}"
+
+
 def render(results) -> str:
-    env = results["environment"]
+    env = results["environment"] | {"date": measured_on(results)}
     lines = [
         f"Measured {header(env)}, by `python -m benchmarks.results`"
         + (" (**--quick: smoke-test sizes, not results**)" if env.get("quick") else "")

@@ -53,6 +53,7 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     run = out["rows"]["waveforms/gru"]["runs"]["1"]
     assert 0 <= run["accuracy"] <= 1 and run["epochs"] == 1 and run["train_seconds"] > 0
     assert run["settings"]["task"] == "waveforms" and "seed" not in run["settings"]
+    assert run["date"] == out["environment"]["date"]  # trained today
     after = readme.read_text()
     assert "--quick: smoke-test sizes" in after and "`gru`" in after
     assert after.split(results.BEGIN)[0] == before.split(results.BEGIN)[0]
@@ -88,6 +89,23 @@ def test_results_adds_seeds_only_to_runs_with_the_same_settings():
     # Seed 1 (same settings) stays; seed 2 is the fresh one; seed 4 (no settings recorded) goes.
     assert list(merged) == ["1", "2", "3"]
     assert [r["accuracy"] for r in merged.values()] == [0.1, 0.22, 0.3]
+
+
+def test_results_table_dates_span_its_runs():
+    """Rows measured on different days: the table's header gives the first and the last."""
+    env = {"date": "2026-11-28", "cores": 2, "cpu": "CPU", "python": "3", "tensorflow": "2", "keras": "3"}
+    row = {"task": "waveforms", "model": "gru", "target": "t"}
+    run = {"accuracy": 0.9, "epochs": 1, "train_seconds": 1.0}
+    fake = {
+        "environment": env,
+        "rows": {
+            "waveforms/gru": row
+            | {"runs": {"1": run | {"date": "2026-11-27"}, "2": run | {"date": "2026-11-26"}}}
+        },
+    }
+    assert results.render(fake).startswith("Measured 2026-11-26 to 2026-11-27, 2 CPU cores")
+    fake["rows"]["waveforms/gru"]["runs"] = {"1": run}  # no date recorded: the file's date
+    assert results.render(fake).startswith("Measured 2026-11-28, 2 CPU cores")
 
 
 def test_results_refuses_a_model_in_none_of_the_rows(capsys):
