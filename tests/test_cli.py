@@ -135,7 +135,7 @@ def test_list_names_every_model_and_task(capsys):
     ):
         assert f"  {name} " in out
     # Each task's defaults, as the flags that override them.
-    assert "defaults: epochs 9, batch-size 32, learning-rate 0.003, lr-schedule cosine" in out
+    assert "defaults: epochs 9, batch-size 32, learning-rate 0.004, lr-schedule cosine" in out
 
 
 def test_processes_exit_with_one_line_and_no_traceback(tmp_path):
