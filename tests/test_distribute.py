@@ -136,30 +136,26 @@ def saved_fingerprint(run_dir) -> str:
 # --- Mirrored: replicas on one machine ---------------------------------------------------
 
 
+def train_mirrored(devices: str, argv: list[str], run_dir: str) -> subprocess.CompletedProcess:
+    """`python <argv> --distribute mirrored --run-dir run_dir` over `devices` CPU devices; must succeed."""
+    done = subprocess.run(
+        [sys.executable, *argv, "--distribute", "mirrored", "--run-dir", run_dir],
+        cwd=ROOT,
+        env=env(**{distribute.CPU_DEVICES_ENV: devices}),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
 def test_mirrored_over_two_devices_follows_one_device(tmp_path, timeseries_data):
     """The same global batch over 1 and 2 CPU devices: the same losses, epoch by epoch."""
     runs = {}
     for devices in ("1", "2"):
         run_dir = str(tmp_path / f"devices{devices}")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "train.py",
-                *SHORT,
-                "--epochs",
-                "3",
-                "--distribute",
-                "mirrored",
-                "--run-dir",
-                run_dir,
-            ],
-            cwd=ROOT,
-            env=env(**{distribute.CPU_DEVICES_ENV: devices}),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        done = train_mirrored(devices, ["train.py", *SHORT, "--epochs", "3"], run_dir)
         replicas = (
             "2 replicas (CPU:0, CPU:1); global batch 256, 128 per replica" if devices == "2" else "1 replica"
         )
@@ -197,17 +193,12 @@ def test_mirrored_imdb_length_batches_with_a_replica_left_empty(tmp_path):
     runs = {}
     for devices in ("1", "2"):
         run_dir = str(tmp_path / f"devices{devices}")
-        done = subprocess.run(
-            [sys.executable, "-c", MOCKED_TRAIN, "--task", "imdb", "--model", "simplernn", "--units", "4"]
-            + ["--batch-size", "4", "--epochs", "2", "--dropout", "0", "--embedding-dropout", "0"]
-            + ["--distribute", "mirrored", "--run-dir", run_dir],
-            cwd=ROOT,
-            env=env(**{distribute.CPU_DEVICES_ENV: devices}),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
+        done = train_mirrored(
+            devices,
+            ["-c", MOCKED_TRAIN, "--task", "imdb", "--model", "simplernn", "--units", "4"]
+            + ["--batch-size", "4", "--epochs", "2", "--dropout", "0", "--embedding-dropout", "0"],
+            run_dir,
         )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         assert "11/11" in done.stdout  # 10 full batches and the batch of 1, in both runs
         runs[devices] = losses(run_dir)
     one, two = runs["1"], runs["2"]
