@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import BINARY, Task, TaskData, TaskSpec, finish_by_length, task_data
+from datasets.base import Task, TaskData, finish_by_length, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
+from zoo.spec import BINARY, TaskSpec
 
 URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ARCHIVE = "aclImdb_v1.tar.gz"

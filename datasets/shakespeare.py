@@ -6,9 +6,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from datasets.base import NEXT_TOKEN, Task, TaskData, TaskSpec, finish, task_data
+from datasets.base import Task, TaskData, finish, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
+from zoo.spec import NEXT_TOKEN, TaskSpec
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 ARCHIVE = "input.txt"

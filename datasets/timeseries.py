@@ -7,8 +7,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from datasets import synthetic
-from datasets.base import MULTICLASS, REGRESSION, Task, TaskData, TaskSpec, finish, task_data
+from datasets.base import Task, TaskData, finish, task_data
 from datasets.registry import register_task
+from zoo.spec import MULTICLASS, REGRESSION, TaskSpec
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from datasets.base import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
 

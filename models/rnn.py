@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keras
 
-from datasets.base import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
 from models.registry import register_model
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
 
 CELLS = {"simplernn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 APIS = ("sequential", "functional")

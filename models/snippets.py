@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import keras
 
-from datasets.base import TaskSpec
 from models.registry import register_model
+from zoo.spec import TaskSpec
 
 # Exactly as printed in the chapter.
 FORECASTER_TEXT = """\

@@ -11,10 +11,10 @@ import tensorflow as tf
 
 import datasets
 import models
-from datasets.base import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
 from models.rnn import build_functional, build_sequential
 from zoo import config as config_lib
 from zoo import rundir
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
 from zoo.training import build_model
 
 # Tiny stand-ins for each task's spec; the real specs come from data.

@@ -12,9 +12,9 @@ import numpy as np
 
 import datasets
 from datasets import shakespeare
-from datasets.base import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION
 from models.generation import Sampler
 from zoo import plots, rundir
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION
 
 
 @dataclasses.dataclass
