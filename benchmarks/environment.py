@@ -8,21 +8,38 @@ import time
 
 
 def describe() -> dict:
-    """Date, cores, CPU model, Python and the versions of the libraries measured."""
+    """Date, cores, CPU model, Python, the Keras backend, its accelerator and the library versions.
+
+    TensorFlow is optional here: on a GPU machine the benchmarks run the
+    same builders under `KERAS_BACKEND=jax` without it.
+    """
     import keras
     import numpy as np
-    import tensorflow as tf
 
+    backend = keras.backend.backend()
     return dict(
         date=time.strftime("%Y-%m-%d"),
         cores=os.cpu_count(),
         cpu=cpu_model(),
         python=platform.python_version(),
-        tensorflow=tf.__version__,
+        tensorflow=_version("tensorflow"),
         keras=keras.__version__,
+        backend=backend,
+        jax=_version("jax") if backend == "jax" else None,
+        accelerator=accelerator(backend),
         numpy=np.__version__,
         torch=_version("torch"),
     )
+
+
+def accelerator(backend: str) -> str | None:
+    """The GPU that the Keras backend computes on ("NVIDIA H200"), or None on a CPU."""
+    if backend != "jax":
+        return None  # the zoo's TensorFlow runs are CPU-only (no GPU on our machines)
+    import jax
+
+    device = jax.devices()[0]
+    return None if device.platform == "cpu" else device.device_kind
 
 
 def cpu_model() -> str:
@@ -37,10 +54,14 @@ def cpu_model() -> str:
 
 def header(env: dict) -> str:
     """One line for the top of a table: date, machine, versions."""
+    gpu = f", GPU {env['accelerator']}" if env.get("accelerator") else ""
+    tensorflow = f"TensorFlow {env['tensorflow']}, " if env.get("tensorflow") else ""
+    backend = env.get("backend", "tensorflow")
+    jax = f" (JAX {env['jax']} backend)" if backend == "jax" else ""
     torch = f", PyTorch {env['torch']}" if env.get("torch") else ""
     return (
-        f"{env['date']}, {env['cores']} CPU cores ({env['cpu']}), Python {env['python']}, "
-        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}{torch}"
+        f"{env['date']}, {env['cores']} CPU cores ({env['cpu']}){gpu}, Python {env['python']}, "
+        f"{tensorflow}Keras {env['keras']}{jax}{torch}"
     )
 
 

@@ -13,6 +13,15 @@ sigmoid), sequences of 200 token ids, binary cross-entropy, Adam. Paths:
 * the float32 matmul peak of this machine (numpy 2048x2048 product), to turn
   samples/s into FLOP utilisation.
 
+On a GPU machine (no TensorFlow there) the same builders run under
+`KERAS_BACKEND=jax`: the zoo path and Keras defaults both compile with XLA
+there (the no-XLA path is not run), PyTorch runs on the GPU (cuDNN), and the
+peak is JAX's float32 8192x8192 product on the GPU. That table has its own
+place in the README, written from the JSON the GPU run saved:
+
+    KERAS_BACKEND=jax python -m benchmarks.throughput --out throughput_gpu.json   # on the GPU machine
+    python -m benchmarks.throughput --from-json benchmarks/throughput_gpu.json --readme README.md
+
 Samples/s are the batch size over the median training step (20 steps after
 a compiling warm-up), for every path. The whole round is repeated
 (`--repeats`, 3 by default) and the table shows the median and the range:
@@ -31,16 +40,17 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX shares the GPU with PyTorch
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.environment import describe, header  # noqa: E402
 from benchmarks.timing import StepTimer  # noqa: E402
-from datasets.base import BINARY, TaskSpec  # noqa: E402
 from models.compile import compile_model  # noqa: E402
 from models.rnn import build  # noqa: E402
 from zoo.config import TrainConfig  # noqa: E402
+from zoo.spec import BINARY, TaskSpec  # noqa: E402
 
 CELLS = ("simplernn", "lstm", "gru")
 GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
@@ -55,12 +65,19 @@ def train_flops_per_sample(cell: str, seq_len: int, embed: int, units: int) -> f
     return 3 * seq_len * 2 * GATES[cell] * (embed + units) * units
 
 
-def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
-    """Best float32 GFLOP/s of an n x n numpy matmul."""
+def matmul_peak(n: int = 2048, repeats: int = 5, gpu: bool = False) -> float:
+    """Best float32 GFLOP/s of an n x n matmul: numpy on the CPU, or JAX on the GPU."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = a.T.copy()
-    a @ b  # warm up
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    product = lambda: a @ b  # noqa: E731
+    if gpu:
+        import jax
+
+        a, b = jax.device_put(a), jax.device_put(b)
+        matmul = jax.jit(lambda x, y: x @ y)
+        product = lambda: matmul(a, b).block_until_ready()  # noqa: E731
+    product()  # warm up (and compile)
+    best = min(_timed(product) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
 
 
@@ -92,11 +109,21 @@ def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, un
     return batch / float(np.median(timer.seconds))
 
 
-def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
+def torch_device() -> str | None:
+    """Where the PyTorch path runs: "cuda" where a GPU is visible, else "cpu"; None without torch."""
     try:
         import torch
     except ImportError:
         return None
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
+    device = torch_device()
+    if device is None:
+        return None
+    import torch
+
     torch.manual_seed(0)
     rnn = {"simplernn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
 
@@ -111,16 +138,18 @@ def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
             out, _ = self.rnn(self.embedding(x))
             return self.head(out[:, -1])
 
-    net = Net()
+    net = Net().to(device)
     optimizer = torch.optim.Adam(net.parameters())
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    x = torch.randint(1, vocab, (steps, batch, seq_len))
-    y = torch.randint(0, 2, (steps, batch, 1)).float()
+    x = torch.randint(1, vocab, (steps, batch, seq_len), device=device)
+    y = torch.randint(0, 2, (steps, batch, 1), device=device).float()
 
     def step(i):
         optimizer.zero_grad()
         loss_fn(net(x[i]), y[i]).backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()  # GPU work is queued; time it done
 
     step(0)
     return batch / float(np.median([_timed(lambda i=i: step(i)) for i in range(steps)]))
@@ -136,7 +165,10 @@ def measure(cell, sizes, zoo_batch, default_batch) -> dict:
     default_steps = steps * zoo_batch // default_batch
     return {
         "zoo": keras_samples_per_second(cell, "zoo", zoo_batch, *sized),
-        "zoo_no_xla": keras_samples_per_second(cell, "zoo-no-xla", zoo_batch, *sized),
+        # Keras compiles with XLA on JAX whatever the setting says about a CPU.
+        "zoo_no_xla": keras_samples_per_second(cell, "zoo-no-xla", zoo_batch, *sized)
+        if keras.backend.backend() == "tensorflow"
+        else None,
         "keras_default": keras_samples_per_second(
             cell, "keras-default", default_batch, seq_len, default_steps, vocab, embed, units
         ),
@@ -171,7 +203,30 @@ def main(argv=None):
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from: {', '.join(CELLS)}")
     parser.add_argument("--out", help="also write the results as JSON here")
     parser.add_argument("--readme", help="rewrite this README's throughput table (e.g. README.md)")
+    parser.add_argument(
+        "--from-json", help="measure nothing: show (and with --readme write) the table of a saved --out file"
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            result = json.load(f)
+    else:
+        result = run(args, parser)
+    print(format_table(result))
+    if args.readme:
+        from benchmarks.results import write_readme
+
+        # A GPU run has its own table: the CPU table stays as it was measured.
+        name = "throughput-gpu" if result["environment"].get("accelerator") else "throughput"
+        write_readme(args.readme, format_table(result), f"<!-- {name}:begin -->", f"<!-- {name}:end -->")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+def run(args, parser) -> dict:
+    """Measures every chosen cell and path `--repeats` times; the result as saved by `--out`."""
     if args.repeats < 1:
         parser.error(f"--repeats must be positive, got {args.repeats}")
     cells = [c for c in args.cells.split(",") if c]
@@ -181,19 +236,22 @@ def main(argv=None):
     seq_len, _, _, embed, units = sizes
     zoo_batch, default_batch = (16, 16) if args.quick else (args.zoo_batch, args.default_batch)
 
+    environment = describe()
+    gpu = environment["accelerator"] is not None
+    peak_size = 256 if args.quick else 8192 if gpu else 2048
     # Repeat the whole round (peak, then every cell and path) rather than
     # each measurement in a row: the VM's slow spells then fall on all paths.
     peaks, runs = [], {cell: [] for cell in cells}
     for _ in range(args.repeats):
-        peaks.append(matmul_peak(256 if args.quick else 2048))
+        peaks.append(matmul_peak(peak_size, gpu=gpu))
         for cell in cells:
             runs[cell].append(measure(cell, sizes, zoo_batch, default_batch))
     rows = [
         summarize(cell, runs[cell], peaks, train_flops_per_sample(cell, seq_len, embed, units))
         for cell in cells
     ]
-    result = {
-        "environment": describe(),
+    return {
+        "environment": environment,
         "matmul_peak_gflops": float(np.median(peaks)),
         "matmul_peak_range": [min(peaks), max(peaks)],
         "settings": dict(
@@ -203,26 +261,17 @@ def main(argv=None):
             zoo_batch=zoo_batch,
             default_batch=default_batch,
             repeats=args.repeats,
+            peak=f"{'JAX on the GPU' if gpu else 'numpy'}, float32 {peak_size}x{peak_size}",
+            torch_device=torch_device(),
         ),
         "rows": rows,
     }
-    print(format_table(result))
-    if args.readme:
-        from benchmarks.results import write_readme
-
-        write_readme(
-            args.readme, format_table(result), "<!-- throughput:begin -->", "<!-- throughput:end -->"
-        )
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-    return result
 
 
-def _spread(value, span, fmt="{:.0f}") -> str:
+def _spread(value, span, fmt="{:.0f}", missing="not installed") -> str:
     """The value with its range as "median (min-max)"; the value alone where the range is one point."""
     if value is None:
-        return "not installed"
+        return missing
     if span[0] == span[1]:
         return fmt.format(value)
     return f"{fmt.format(value)} ({fmt.format(span[0])}-{fmt.format(span[1])})"
@@ -230,21 +279,26 @@ def _spread(value, span, fmt="{:.0f}") -> str:
 
 def format_table(result) -> str:
     s = result["settings"]
+    gpu = result["environment"].get("accelerator") is not None
     peak = _spread(result["matmul_peak_gflops"], result["matmul_peak_range"])
+    peak_of = f" ({s['peak']})" if gpu else ""
+    torch_on = f", PyTorch on {s['torch_device']}" if gpu and s.get("torch_device") else ""
+    missing = {"torch": "not installed", "zoo_no_xla": "not run (XLA only)"}
     lines = [
-        f"{header(result['environment'])}; matmul peak {peak} GFLOP/s",
+        f"{header(result['environment'])}; matmul peak{peak_of} {peak} GFLOP/s",
         f"samples/s, embedding {s['embed']}, {s['units']} units, length {s['seq_len']}; "
-        f"zoo batch {s['zoo_batch']}, default/torch batch {s['default_batch']}; "
+        f"zoo batch {s['zoo_batch']}, default/torch batch {s['default_batch']}{torch_on}; "
         f"median (min-max) of {s['repeats']} rounds",
         "| cell | zoo path (XLA) | zoo batch, no XLA | Keras defaults | zoo / defaults | PyTorch "
         "| zoo GFLOP/s | % of matmul peak |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["rows"]:
-        cells = [_spread(r[p], r[f"{p}_range"]) for p in PATHS]
+        cells = [_spread(r[p], r[f"{p}_range"], missing=missing.get(p, "")) for p in PATHS]
         speedup = _spread(r["speedup"], r["speedup_range"], "{:.2f}x")
         percent = [100 * x for x in r["zoo_peak_fraction_range"]]
-        share = _spread(100 * r["zoo_peak_fraction"], percent, "{:.0f}%")
+        # A GPU's peak dwarfs these small models: whole percents would all read 0%.
+        share = _spread(100 * r["zoo_peak_fraction"], percent, "{:.0f}%" if min(percent) >= 1 else "{:.2f}%")
         lines.append(
             f"| {r['cell']} | {cells[0]} | {cells[1]} | {cells[2]} | {speedup} | {cells[3]} | "
             f"{r['zoo_gflops']:.1f} | {share} |"

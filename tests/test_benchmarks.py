@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 
@@ -31,6 +32,72 @@ def test_throughput_quick(tmp_path):
         assert row["speedup"] == pytest.approx(sum(ratios) / 2)
     # FLOPs per sample: 3 x steps x 2 x gates x (embed + units) x units.
     assert throughput.train_flops_per_sample("lstm", 200, 64, 64) == 3 * 200 * 2 * 4 * 128 * 64
+
+
+def test_throughput_gpu_table_from_saved_json(tmp_path, capsys):
+    """The GPU run (JAX, no TensorFlow) saves JSON; --from-json writes its own README table from it."""
+    saved = json.loads((ROOT / "benchmarks" / "throughput_gpu.json").read_text())
+    assert saved["environment"]["accelerator"] and saved["environment"]["backend"] == "jax"
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    before = readme.read_text()
+    cpu_table = before.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
+    (tmp_path / "gpu.json").write_text(json.dumps(saved))
+    throughput.main(["--from-json", str(tmp_path / "gpu.json"), "--readme", str(readme)])
+    after = readme.read_text()
+    table = after.split("<!-- throughput-gpu:begin -->")[1].split("<!-- throughput-gpu:end -->")[0]
+    assert f"GPU {saved['environment']['accelerator']}" in table and "PyTorch on cuda" in table
+    lstm = next(line for line in table.splitlines() if line.startswith("| lstm |"))
+    assert "not run (XLA only)" in lstm  # JAX always compiles: no "no XLA" path
+    share = 100 * next(r for r in saved["rows"] if r["cell"] == "lstm")["zoo_peak_fraction"]
+    assert f"| {share:.2f}% (" in lstm  # small shares keep two decimals instead of reading 0%
+    # The CPU table is untouched; the committed README already holds this very GPU table.
+    assert after.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0] == cpu_table
+    assert after == before
+    assert table.strip() in capsys.readouterr().out
+
+
+def module_level_imports(name: str, seen: set[str]) -> set[str]:
+    """Every module that importing the project module `name` imports at load time, transitively.
+
+    Follows the project's own modules (and their packages' __init__ files);
+    imports inside functions run later, so they do not count.
+    """
+    found = set()
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        module = ".".join(parts[:i])
+        if module in seen:
+            continue
+        seen.add(module)
+        path = ROOT.joinpath(*module.split("."))
+        file = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        if not file.exists():
+            continue
+        for node in ast.parse(file.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                # `from models import rnn` loads models.rnn where that is a module.
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for imported in names:
+                top = imported.split(".")[0]
+                if (ROOT / top).is_dir() or (ROOT / f"{top}.py").exists():
+                    found |= {imported} | module_level_imports(imported, seen)
+                else:
+                    found.add(top)
+    return found
+
+
+def test_gpu_benchmark_imports_no_tensorflow():
+    """The GPU machine has JAX but no TensorFlow: the throughput script and the builders must load there."""
+    loaded = module_level_imports("benchmarks.throughput", set())
+    assert {"models.rnn", "zoo.spec", "keras"} <= loaded  # the walk follows the real imports
+    assert "tensorflow" not in loaded and not any(m.split(".")[0] == "datasets" for m in loaded)
+    # The walk does see TensorFlow where it is imported (the tasks import it).
+    assert "tensorflow" in module_level_imports("datasets.imdb", set())
 
 
 def test_results_quick_rewrites_only_the_table(tmp_path):
