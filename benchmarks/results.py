@@ -41,7 +41,7 @@ ROWS = {
     "imdb-best": ("imdb", ("gru",), (1, 2, 3), ">= 0.89 test accuracy, <= 300 s"),
     "shakespeare": (
         "shakespeare",
-        ("gru",),
+        ("gru", "stacked-gru"),
         (1, 2),
         "<= 1.45 nats/char validation, <= 900 s, >= 2,000 chars/s",
     ),

@@ -107,9 +107,24 @@ PRESETS = {
     "lstm": ("one LSTM layer", dict(cell="lstm", layers=1)),
     "gru": ("one GRU layer (Keras default reset_after=True)", dict(cell="gru", layers=1)),
     "stacked-lstm": ("two LSTM layers, the first returning sequences", dict(cell="lstm", layers=2)),
-    "stacked-gru": ("two GRU layers, the first returning sequences", dict(cell="gru", layers=2)),
+    "stacked-gru": (
+        "two GRU layers, the first returning sequences (224 units each on shakespeare)",
+        dict(cell="gru", layers=2),
+    ),
     "bidirectional-lstm": ("one bidirectional LSTM layer", dict(cell="lstm", layers=1, bidirectional=True)),
     "bidirectional-gru": ("one bidirectional GRU layer", dict(cell="gru", layers=1, bidirectional=True)),
 }
+# Per-task settings of a preset: over the task's defaults, under the flags
+# given. On shakespeare two 224-unit GRU layers cost about what one 384-unit
+# layer does (3 x (inputs + units) x units multiply-adds a step: 473k vs
+# 479k; 732 vs 717 s for 9 epochs) and reached a lower validation loss
+# (seed 1: 1.433 vs 1.451 nats/char).
+TASK_OVERRIDES = {"stacked-gru": {"shakespeare": dict(units=224)}}
 for _name, (_description, _preset) in PRESETS.items():
-    register_model(_name, _description, build, preset=dict(bidirectional=False) | _preset)
+    register_model(
+        _name,
+        _description,
+        build,
+        preset=dict(bidirectional=False) | _preset,
+        task_overrides=TASK_OVERRIDES.get(_name, {}),
+    )

@@ -194,3 +194,17 @@ def test_tasks_choose_xla_and_flags_override_them():
     assert config_lib.resolve({"model": "gru", "task": "timeseries"}).jit_compile
     tiny = dataclasses.replace(config, units=3, embedding_dim=2)
     assert build_model(tiny, TINY_SPECS["shakespeare"]).jit_compile is False
+
+
+def test_stacked_gru_on_shakespeare_has_its_own_width():
+    """Two 224-unit layers on shakespeare (the cost of one 384-unit layer); elsewhere and with --units, as usual."""
+
+    def units(model, task, **flags):
+        return config_lib.resolve({"model": model, "task": task} | flags).units
+
+    assert units("stacked-gru", "shakespeare") == 224 and units("gru", "shakespeare") == 384
+    assert units("stacked-gru", "timeseries") == units("gru", "timeseries") == 64
+    assert units("stacked-gru", "shakespeare", units=16) == 16  # a flag still wins
+    config = config_lib.resolve({"model": "stacked-gru", "task": "shakespeare"})
+    model = build_model(dataclasses.replace(config, embedding_dim=32), TINY_SPECS["shakespeare"])
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.GRU)] == [224, 224]
