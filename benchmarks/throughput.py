@@ -109,6 +109,11 @@ def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, un
     return batch / float(np.median(timer.seconds))
 
 
+def on_gpu(environment: dict) -> bool:
+    """Whether a result was measured on a GPU (`describe()` names its accelerator)."""
+    return environment.get("accelerator") is not None
+
+
 def torch_device() -> str | None:
     """Where the PyTorch path runs: "cuda" where a GPU is visible, else "cpu"; None without torch."""
     try:
@@ -217,7 +222,7 @@ def main(argv=None):
         from benchmarks.results import write_readme
 
         # A GPU run has its own table: the CPU table stays as it was measured.
-        name = "throughput-gpu" if result["environment"].get("accelerator") else "throughput"
+        name = "throughput-gpu" if on_gpu(result["environment"]) else "throughput"
         write_readme(args.readme, format_table(result), f"<!-- {name}:begin -->", f"<!-- {name}:end -->")
     if args.out:
         with open(args.out, "w") as f:
@@ -237,7 +242,7 @@ def run(args, parser) -> dict:
     zoo_batch, default_batch = (16, 16) if args.quick else (args.zoo_batch, args.default_batch)
 
     environment = describe()
-    gpu = environment["accelerator"] is not None
+    gpu = on_gpu(environment)
     peak_size = 256 if args.quick else 8192 if gpu else 2048
     # Repeat the whole round (peak, then every cell and path) rather than
     # each measurement in a row: the VM's slow spells then fall on all paths.
@@ -279,7 +284,7 @@ def _spread(value, span, fmt="{:.0f}", missing="not installed") -> str:
 
 def format_table(result) -> str:
     s = result["settings"]
-    gpu = result["environment"].get("accelerator") is not None
+    gpu = on_gpu(result["environment"])
     peak = _spread(result["matmul_peak_gflops"], result["matmul_peak_range"])
     peak_of = f" ({s['peak']})" if gpu else ""
     torch_on = f", PyTorch on {s['torch_device']}" if gpu and s.get("torch_device") else ""
