@@ -33,11 +33,14 @@ def test_tasks_name_only_known_task_settings():
     for task in datasets.TASKS.values():
         assert set(task.settings) <= {f.name for f in dataclasses.fields(TrainConfig)}, task.name
     task_specific = {s for task in datasets.TASKS.values() for s in task.settings}
-    assert task_specific == {"embedding_dim", "embedding_dropout", "seq_len", "max_tokens"}
+    assert task_specific == {"embedding_dim", "embedding_dropout", "seq_len", "max_tokens", "pool"}
 
 
 def test_imdb_loader_with_mock_data(mocked_tfds):
-    data = datasets.get_task("imdb").load(cfg(task="imdb", seq_len=12, max_tokens=50, batch_size=8))
+    data = datasets.get_task("imdb").load(
+        cfg(task="imdb", seq_len=12, max_tokens=50, batch_size=8, pool="last")
+    )
+    assert data.spec.pool == "last"  # the head the config asks for
     x, y = next(iter(data.train))
     assert x.shape[0] == 8 and x.shape[1] <= 12 and x.dtype.name == "int64"
     assert data.spec.timesteps is None  # batches are as long as their longest review

@@ -11,16 +11,22 @@ import tensorflow as tf
 
 import datasets
 import models
-from models.rnn import build_functional, build_sequential
+from models.rnn import MaskedMaxOverTime, build_functional, build_sequential
 from zoo import config as config_lib
 from zoo import rundir
-from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, POOLS, REGRESSION, TaskSpec
 from zoo.training import build_model
 
 # Tiny stand-ins for each task's spec; the real specs come from data.
 TINY_SPECS = {
     "imdb": TaskSpec(
-        input_kind="tokens", timesteps=7, vocab_size=30, mask_zero=True, head=BINARY, output_units=1
+        input_kind="tokens",
+        timesteps=7,
+        vocab_size=30,
+        mask_zero=True,
+        head=BINARY,
+        output_units=1,
+        pool="max",
     ),
     "shakespeare": TaskSpec(
         input_kind="tokens", vocab_size=12, head=NEXT_TOKEN, output_units=12, per_step=True
@@ -138,9 +144,10 @@ def test_config_accepts_exactly_the_builders_apis():
     assert config_lib.APIS == APIS  # config.py keeps its own copy to stay free of Keras imports
 
 
-def test_mask_hides_padding():
-    """With mask_zero, trailing padding cannot change the prediction."""
-    spec = TINY_SPECS["imdb"]
+@pytest.mark.parametrize("pool", POOLS)
+def test_mask_hides_padding(pool):
+    """With mask_zero, trailing padding cannot change the prediction, whatever the head reads."""
+    spec = dataclasses.replace(TINY_SPECS["imdb"], pool=pool)
     config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3)
     model = build_functional(config, spec)
     x = np.array([[5, 6, 7, 0, 0, 0, 0]], dtype="int32")
@@ -151,6 +158,41 @@ def test_mask_hides_padding():
     np.testing.assert_allclose(
         model.predict_on_batch(x), unpadded_model.predict_on_batch(x[:, :3]), atol=1e-6
     )
+
+
+def test_max_over_time_skips_masked_steps():
+    """MaskedMaxOverTime == numpy's maximum over the kept steps; a row with none kept gives zeros."""
+    x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
+    x[:, 3:] = 10.0  # padded steps that would win an unmasked maximum
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=bool)
+    out = keras.ops.convert_to_numpy(MaskedMaxOverTime()(x, mask=mask))
+    np.testing.assert_array_equal(out[0], x[0, :3].max(axis=0))
+    np.testing.assert_array_equal(out[1], x[1, 0])
+    np.testing.assert_array_equal(out[2], np.zeros(4))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(MaskedMaxOverTime()(x)), x.max(axis=1))
+
+
+def test_pool_is_an_imdb_setting():
+    assert config_lib.resolve({"task": "imdb", "pool": "mean"}).pool == "mean"
+    with pytest.raises(ValueError, match="--pool must be one of last, mean, max, got 'sum'"):
+        config_lib.resolve({"task": "imdb", "pool": "sum"})
+    with pytest.raises(ValueError, match="--pool does not apply to task 'waveforms'"):
+        config_lib.resolve({"task": "waveforms", "pool": "max"})
+
+
+def test_imdb_heads_by_cell():
+    """Gated cells read the maximum on imdb; the SimpleRNN keeps its mean-head settings; flags win."""
+
+    def resolved(model, **flags):
+        config = config_lib.resolve({"model": model, "task": "imdb"} | flags)
+        return config.pool, config.embedding_dim, config.learning_rate, config.epochs
+
+    assert resolved("bidirectional-gru") == resolved("lstm") == ("max", 128, 4e-3, 3)
+    assert resolved("simplernn") == ("mean", 64, 2e-3, 6)
+    assert resolved("simplernn", pool="max", epochs=2) == ("max", 64, 2e-3, 2)
+    spec = dataclasses.replace(TINY_SPECS["imdb"], pool="mean")
+    model = build_model(tiny_config("simplernn", "imdb"), spec)
+    assert [type(layer).__name__ for layer in model.layers][-2:] == ["GlobalAveragePooling1D", "Dense"]
 
 
 def test_collect_pads_batches_for_a_fixed_length_model():

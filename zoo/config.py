@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from zoo.distribute import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
+from zoo.spec import POOLS  # nor this
 
 # Bumped when a field changes meaning; evaluate.py refuses other versions.
 CONFIG_VERSION = 1
@@ -55,6 +56,9 @@ class TrainConfig:
     # tf.distribute strategy (zoo/distribute.py); batch_size stays the global batch.
     distribute: str = "none"
     # Task settings (used by the tasks that have them).
+    # imdb: how the head reads the RNN's outputs (zoo.spec.POOLS). "mean" is
+    # the default here because runs saved before the setting existed used it.
+    pool: str = "mean"
     seq_len: int = 200
     max_tokens: int = 20000
     window: int = 50
@@ -68,7 +72,7 @@ class TrainConfig:
 LR_SCHEDULES = ("constant", "cosine")
 APIS = ("sequential", "functional")  # the same names as models.rnn.APIS (no Keras import here)
 # Settings that take one of a few names.
-CHOICES = {"distribute": DISTRIBUTE, "lr_schedule": LR_SCHEDULES, "api": APIS}
+CHOICES = {"distribute": DISTRIBUTE, "lr_schedule": LR_SCHEDULES, "api": APIS, "pool": POOLS}
 
 # Command-line flags: (config field, type, help). Every flag defaults to
 # None, meaning "not given": the resolved value comes from the layers below.
@@ -89,6 +93,11 @@ FLAGS = [
     ("embedding_dim", int, "embedding size for token inputs"),
     ("seq_len", int, "text tasks: words (imdb) or characters per training window (shakespeare)"),
     ("max_tokens", int, "imdb: vocabulary size"),
+    (
+        "pool",
+        str,
+        "imdb: what the head reads: max or mean (masked, over every step's output), or last (the final state)",
+    ),
     ("patience", int, "epochs without a better validation loss before early stopping"),
     ("seed", int, "random seed (weights, shuffling); same seed, same weights on CPU"),
     ("checkpoint_every", int, "also checkpoint every N training batches (0: each epoch only)"),

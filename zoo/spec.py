@@ -17,6 +17,9 @@ NEXT_TOKEN = "next_token"  # logits over the vocabulary at every step
 REGRESSION = "regression"  # `units` real values, e.g. the next value(s)
 MULTICLASS = "multiclass"  # softmax over `units` classes
 
+# How a sequence-level head reads the last recurrent layer's outputs.
+POOLS = ("last", "mean", "max")
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
@@ -34,8 +37,9 @@ class TaskSpec:
         per_step: Whether the head predicts at every step (the last
             recurrent layer then returns sequences).
         pool: How a sequence-level head reads the last recurrent layer:
-            `"last"` (its final state) or `"mean"` (the masked mean of its
-            outputs over all steps, so that gradients reach every step).
+            `"last"` (its final state), `"mean"` or `"max"` (the masked mean,
+            or each feature's masked maximum, of its outputs over all
+            steps: gradients then reach the steps directly).
         class_names: Names of the classes, where the head classifies.
     """
 
