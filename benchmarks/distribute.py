@@ -11,8 +11,8 @@ batch end) after the first epoch (tracing); the table gives the median.
 * `2 workers`: `--distribute multiworker`, two processes on this machine,
   each with half of every global batch.
 
-    python -m benchmarks.distribute            # timeseries, lstm, 32 units, batch 64; a few minutes
-    python -m benchmarks.distribute --quick    # tiny sizes
+    python -m benchmarks.distribute --readme README.md   # timeseries, lstm, 32 units, batches 64 and 512
+    python -m benchmarks.distribute --quick --batch-sizes 8   # tiny sizes
 """
 
 from __future__ import annotations
@@ -48,10 +48,11 @@ def worker(out: str, distribute: str, flags: list[str]) -> None:
             json.dump(timer.seconds, f)
 
 
-def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: str) -> dict:
-    """Runs one configuration in `workers` processes; returns its median step time."""
+def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: str, batch: int) -> dict:
+    """Runs one configuration in `workers` processes at global batch `batch`; returns its median step time."""
     ports = free_ports(workers)
-    out = os.path.join(tmp, f"{distribute}-{workers}.json")
+    flags = [*flags, "--batch-size", str(batch)]
+    out = os.path.join(tmp, f"{distribute}-{workers}-{batch}.json")
     procs = []
     for index in range(workers):
         env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
@@ -59,7 +60,7 @@ def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: st
         if workers > 1:
             cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
             env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        run_dir = os.path.join(tmp, f"run-{distribute}-{workers}")
+        run_dir = os.path.join(tmp, f"run-{distribute}-{workers}-{batch}")
         command = [sys.executable, "-m", "benchmarks.distribute", "--worker", out, "--distribute", distribute]
         command += ["--", *flags, "--run-dir", run_dir]
         procs.append(
@@ -77,6 +78,7 @@ def measure(label: str, distribute: str, workers: int, flags: list[str], tmp: st
         seconds = json.load(f)
     return {
         "label": label,
+        "batch": batch,
         "workers": workers,
         "steps": len(seconds),
         "ms_per_step": 1000 * statistics.median(seconds),
@@ -100,29 +102,50 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--model", default="lstm")
     parser.add_argument("--units", type=int, default=32, help="the timeseries task's default")
-    parser.add_argument("--batch-size", type=int, default=64, help="the global batch (the task's default)")
+    parser.add_argument(
+        "--batch-sizes", default="64,512", help="comma-separated global batches (64: the task's default)"
+    )
     parser.add_argument(
         "--steps", type=int, default=50, help="training steps per epoch (2 epochs, the first untimed)"
     )
     parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument("--readme", help="rewrite this README's distribute table (e.g. README.md)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one training process
     parser.add_argument("--distribute", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
     if args.worker:
         return worker(args.worker, args.distribute, [a for a in rest if a != "--"])
 
+    try:
+        batches = [int(b) for b in args.batch_sizes.split(",") if b]
+    except ValueError:
+        batches = []
+    if not batches or min(batches) < 2:  # two workers each take half of every batch
+        parser.error(f"--batch-sizes must be integers of at least 2, got {args.batch_sizes!r}")
     units, steps = (4, 5) if args.quick else (args.units, args.steps)
     flags = ["--task", "timeseries", "--model", args.model, "--units", str(units), "--epochs", "2"]
-    flags += ["--steps-per-epoch", str(steps), "--batch-size", str(args.batch_size)]
+    flags += ["--steps-per-epoch", str(steps)]
     generate_data()  # once, here: workers that generate it together would race
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(label, distribute, workers, flags, tmp) for label, distribute, workers in MODES]
+        rows = [
+            measure(label, distribute, workers, flags, tmp, batch)
+            for batch in batches
+            for label, distribute, workers in MODES
+        ]
+    environment = describe()
+    environment.pop("torch", None)  # not used by these runs
     result = {
-        "environment": describe(),
-        "settings": dict(model=args.model, units=units, global_batch=args.batch_size, timed_steps=steps),
+        "environment": environment,
+        "settings": dict(model=args.model, units=units, timed_steps=steps, quick=args.quick),
         "rows": rows,
     }
     print(format_table(result))
+    if args.readme:
+        from benchmarks.results import write_readme
+
+        write_readme(
+            args.readme, format_table(result), "<!-- distribute:begin -->", "<!-- distribute:end -->"
+        )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
@@ -138,16 +161,22 @@ def generate_data() -> None:
 
 
 def format_table(result) -> str:
-    s, base = result["settings"], result["rows"][0]["ms_per_step"]
+    """One row per global batch: each mode's median step, and two workers against one."""
+    s = result["settings"]
+    labels = [label for label, _, _ in MODES]
     lines = [
         f"{header(result['environment'])}; timeseries, {s['model']} {s['units']} units, "
-        f"global batch {s['global_batch']}, median of {s['timed_steps']} steps",
-        "| run | ms/step | samples/s | vs one device |",
-        "| --- | ---: | ---: | ---: |",
+        f"median of {s['timed_steps']} training steps after an untimed epoch"
+        + (" (**--quick: smoke-test sizes, not results**)" if s.get("quick") else ""),
+        "",
+        "| global batch | one device (`none`, XLA) | 1 worker (`multiworker`) | 2 local workers | 2 workers / 1 |",
+        "| ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in result["rows"]:
-        ms = r["ms_per_step"]
-        lines.append(f"| {r['label']} | {ms:.1f} | {1000 * s['global_batch'] / ms:.0f} | {ms / base:.1f}x |")
+    for batch in dict.fromkeys(r["batch"] for r in result["rows"]):
+        ms = {r["label"]: r["ms_per_step"] for r in result["rows"] if r["batch"] == batch}
+        cells = [f"{ms[label]:.1f} ms" if label in ms else "-" for label in labels]
+        ratio = f"{ms['2 workers'] / ms['1 worker']:.1f}x" if {"1 worker", "2 workers"} <= set(ms) else "-"
+        lines.append(f"| {batch} | {' | '.join(cells)} | {ratio} |")
     return "\n".join(lines)
 
 

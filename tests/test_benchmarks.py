@@ -198,8 +198,42 @@ def test_every_table_has_the_same_header():
     assert line.startswith(env["date"]) and f"Keras {env['keras']}" in line
     fake = {
         "environment": env,
-        "settings": dict(model="lstm", units=4, global_batch=8, timed_steps=5),
-        "rows": [{"label": "one device", "ms_per_step": 10.0}, {"label": "2 workers", "ms_per_step": 25.0}],
+        "settings": dict(model="lstm", units=4, timed_steps=5),
+        "rows": [
+            {"label": label, "batch": batch, "ms_per_step": ms}
+            for batch, times in ((8, (10.0, 12.0, 30.0)), (64, (20.0, 40.0, 42.0)))
+            for label, ms in zip(("one device", "1 worker", "2 workers"), times)
+        ],
     }
     table = distribute.format_table(fake).splitlines()
-    assert table[0].startswith(line) and table[-1] == "| 2 workers | 25.0 | 320 | 2.5x |"
+    assert table[0].startswith(line)
+    assert table[-2:] == [
+        "| 8 | 10.0 ms | 12.0 ms | 30.0 ms | 2.5x |",
+        "| 64 | 20.0 ms | 40.0 ms | 42.0 ms | 1.1x |",
+    ]
+
+
+def test_distribute_writes_its_readme_table(tmp_path):
+    """Real processes at tiny sizes: one device, one worker, two workers over loopback."""
+    from benchmarks import distribute
+
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- distribute:begin -->\nold\n<!-- distribute:end -->\nafter\n")
+    result = distribute.main(["--quick", "--batch-sizes", "8", "--readme", str(readme)])
+    assert [(r["label"], r["batch"]) for r in result["rows"]] == [
+        ("one device", 8),
+        ("1 worker", 8),
+        ("2 workers", 8),
+    ]
+    assert all(0 < r["ms_per_step"] < 10_000 for r in result["rows"])
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("before\n") and text.endswith("after\n")
+    assert "--quick: smoke-test sizes" in text and "\n| 8 | " in text
+
+
+def test_distribute_refuses_bad_batch_sizes(capsys):
+    from benchmarks import distribute
+
+    with pytest.raises(SystemExit):
+        distribute.main(["--quick", "--batch-sizes", "64,1"])
+    assert "--batch-sizes must be integers of at least 2, got '64,1'" in capsys.readouterr().err
