@@ -98,7 +98,8 @@ def free_ports(n: int) -> list[int]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # No abbreviations: the old `--batch-size 128` must be refused, not read as --batch-sizes.
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--model", default="lstm")
     parser.add_argument("--units", type=int, default=32, help="the timeseries task's default")
@@ -115,13 +116,15 @@ def main(argv=None):
     args, rest = parser.parse_known_args(argv)
     if args.worker:
         return worker(args.worker, args.distribute, [a for a in rest if a != "--"])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     try:
-        batches = [int(b) for b in args.batch_sizes.split(",") if b]
+        batches = list(dict.fromkeys(int(b) for b in args.batch_sizes.split(",") if b))
     except ValueError:
         batches = []
-    if not batches or min(batches) < 2:  # two workers each take half of every batch
-        parser.error(f"--batch-sizes must be integers of at least 2, got {args.batch_sizes!r}")
+    if not batches or any(b < 2 or b % 2 for b in batches):  # two workers each take half of every batch
+        parser.error(f"--batch-sizes must be even integers of at least 2, got {args.batch_sizes!r}")
     units, steps = (4, 5) if args.quick else (args.units, args.steps)
     flags = ["--task", "timeseries", "--model", args.model, "--units", str(units), "--epochs", "2"]
     flags += ["--steps-per-epoch", str(steps)]

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 import datasets
 from datasets import synthetic, tfds_source
 from datasets.timeseries import make_windows
-from zoo.config import TrainConfig
+from zoo.config import TrainConfig, resolve
 
 
 def cfg(**kwargs):
@@ -90,6 +90,13 @@ def test_finish_by_length_buckets_training_batches():
     assert int(few.cardinality()) == len(list(few))
     fixed = finish_by_length(ds, 16, 3 * BUCKET_WIDTH, few_shapes=True)
     assert {x.shape[1] for x, _ in fixed} == {3 * BUCKET_WIDTH}
+
+
+@pytest.mark.parametrize("model,pool", [("simplernn", "mean"), ("bidirectional-gru", "max")])
+def test_imdb_spec_reads_the_model_default_pool(mocked_tfds, model, pool):
+    """The resolved defaults reach the spec the builders read: the SimpleRNN's mean head, the max elsewhere."""
+    config = dataclasses.replace(resolve({"model": model, "task": "imdb"}), seq_len=12, max_tokens=50)
+    assert datasets.get_task("imdb").load(config, splits=("test",)).spec.pool == pool
 
 
 def test_imdb_vocabulary_round_trip(mocked_tfds):

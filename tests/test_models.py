@@ -165,7 +165,14 @@ def test_max_over_time_skips_masked_steps():
     x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
     x[:, 3:] = 10.0  # padded steps that would win an unmasked maximum
     mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=bool)
-    out = keras.ops.convert_to_numpy(MaskedMaxOverTime()(x, mask=mask))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        pooled = MaskedMaxOverTime()(xt, mask=tf.constant(mask))
+        total = tf.reduce_sum(pooled)
+    grad = tape.gradient(total, xt).numpy()
+    assert np.isfinite(grad).all() and grad[:, 3:].sum() == 0 and grad[2].sum() == 0  # none to padding
+    out = pooled.numpy()
     np.testing.assert_array_equal(out[0], x[0, :3].max(axis=0))
     np.testing.assert_array_equal(out[1], x[1, 0])
     np.testing.assert_array_equal(out[2], np.zeros(4))
@@ -190,9 +197,13 @@ def test_imdb_heads_by_cell():
     assert resolved("bidirectional-gru") == resolved("lstm") == ("max", 128, 4e-3, 3)
     assert resolved("simplernn") == ("mean", 64, 2e-3, 6)
     assert resolved("simplernn", pool="max", epochs=2) == ("max", 64, 2e-3, 2)
-    spec = dataclasses.replace(TINY_SPECS["imdb"], pool="mean")
-    model = build_model(tiny_config("simplernn", "imdb"), spec)
-    assert [type(layer).__name__ for layer in model.layers][-2:] == ["GlobalAveragePooling1D", "Dense"]
+
+
+def test_runs_saved_before_pool_read_as_mean():
+    """A config.json from before --pool existed (no "pool") is a mean-head run, as it was trained."""
+    saved = config_lib.to_json(config_lib.resolve({"model": "gru", "task": "imdb"}))
+    del saved["config"]["pool"]
+    assert config_lib.from_json(saved, "config.json").pool == "mean"
 
 
 def test_collect_pads_batches_for_a_fixed_length_model():
