@@ -135,10 +135,8 @@ def main(argv=None):
             for batch in batches
             for label, distribute, workers in MODES
         ]
-    environment = describe()
-    environment.pop("torch", None)  # not used by these runs
     result = {
-        "environment": environment,
+        "environment": describe(torch=False),  # these runs use no PyTorch
         "settings": dict(model=args.model, units=units, timed_steps=steps, quick=args.quick),
         "rows": rows,
     }
@@ -166,7 +164,6 @@ def generate_data() -> None:
 def format_table(result) -> str:
     """One row per global batch: each mode's median step, and two workers against one."""
     s = result["settings"]
-    labels = [label for label, _, _ in MODES]
     lines = [
         f"{header(result['environment'])}; timeseries, {s['model']} {s['units']} units, "
         f"median of {s['timed_steps']} training steps after an untimed epoch"
@@ -177,9 +174,8 @@ def format_table(result) -> str:
     ]
     for batch in dict.fromkeys(r["batch"] for r in result["rows"]):
         ms = {r["label"]: r["ms_per_step"] for r in result["rows"] if r["batch"] == batch}
-        cells = [f"{ms[label]:.1f} ms" if label in ms else "-" for label in labels]
-        ratio = f"{ms['2 workers'] / ms['1 worker']:.1f}x" if {"1 worker", "2 workers"} <= set(ms) else "-"
-        lines.append(f"| {batch} | {' | '.join(cells)} | {ratio} |")
+        cells = " | ".join(f"{ms[label]:.1f} ms" for label, _, _ in MODES)
+        lines.append(f"| {batch} | {cells} | {ms['2 workers'] / ms['1 worker']:.1f}x |")
     return "\n".join(lines)
 
 

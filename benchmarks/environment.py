@@ -7,11 +7,13 @@ import platform
 import time
 
 
-def describe() -> dict:
+def describe(torch: bool = True) -> dict:
     """Date, cores, CPU model, Python, the Keras backend, its accelerator and the library versions.
 
     TensorFlow is optional here: on a GPU machine the benchmarks run the
-    same builders under `KERAS_BACKEND=jax` without it.
+    same builders under `KERAS_BACKEND=jax` without it. `torch=False`, for
+    benchmarks that do not run PyTorch: no "torch" entry, and no import of
+    it (seconds) just to read its version.
     """
     import keras
     import numpy as np
@@ -28,8 +30,7 @@ def describe() -> dict:
         jax=_version("jax") if backend == "jax" else None,
         accelerator=accelerator(backend),
         numpy=np.__version__,
-        torch=_version("torch"),
-    )
+    ) | (dict(torch=_version("torch")) if torch else {})
 
 
 def accelerator(backend: str) -> str | None:

@@ -196,6 +196,7 @@ def test_every_table_has_the_same_header():
     assert env["cpu"] and env["cores"] >= 1 and env["keras"] and env["tensorflow"]
     line = header(env)
     assert line.startswith(env["date"]) and f"Keras {env['keras']}" in line
+    assert "torch" in env and "torch" not in describe(torch=False)  # for runs without PyTorch
     fake = {
         "environment": env,
         "settings": dict(model="lstm", units=4, timed_steps=5),

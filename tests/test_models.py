@@ -144,6 +144,13 @@ def test_config_accepts_exactly_the_builders_apis():
     assert config_lib.APIS == APIS  # config.py keeps its own copy to stay free of Keras imports
 
 
+def test_every_pool_name_has_its_layer():
+    """zoo.spec.POOLS (read by config.py, no Keras) names the builder's pooling layers, and "last" (none)."""
+    from models.rnn import POOLING
+
+    assert set(POOLS) == {"last", *POOLING}
+
+
 @pytest.mark.parametrize("pool", POOLS)
 def test_mask_hides_padding(pool):
     """With mask_zero, trailing padding cannot change the prediction, whatever the head reads."""
