@@ -201,8 +201,8 @@ def test_imdb_heads_by_cell():
         config = config_lib.resolve({"model": model, "task": "imdb"} | flags)
         return config.pool, config.embedding_dim, config.learning_rate, config.epochs
 
-    assert resolved("bidirectional-gru") == resolved("lstm") == ("max", 128, 4e-3, 3)
-    assert resolved("simplernn") == ("mean", 64, 2e-3, 6)
+    assert resolved("bidirectional-gru") == resolved("lstm") == ("max", 128, 5e-3, 2)
+    assert resolved("simplernn") == ("mean", 64, 2e-3, 3)
     assert resolved("simplernn", pool="max", epochs=2) == ("max", 64, 2e-3, 2)
 
 
