@@ -151,6 +151,24 @@ def test_every_pool_name_has_its_layer():
     assert set(POOLS) == {"last", *POOLING}
 
 
+@pytest.mark.parametrize("api", ["sequential", "functional"])
+@pytest.mark.parametrize("pool", POOLS)
+def test_every_head_survives_save_and_load(pool, api, tmp_path):
+    """Each imdb head (test_model_on_task saves only the default one) loads back with its layers."""
+    spec = dataclasses.replace(TINY_SPECS["imdb"], pool=pool)
+    config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3, api=api)
+    keras.utils.set_random_seed(0)
+    model = (build_sequential if api == "sequential" else build_functional)(config, spec)
+    x, _ = fake_batch(spec, config)
+    path = tmp_path / "model.keras"
+    rundir.save_model(model, path)
+    restored = rundir.load_model(path)
+    assert [type(layer).__name__ for layer in restored.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
+    np.testing.assert_array_equal(restored.predict_on_batch(x), model.predict_on_batch(x))
+
+
 @pytest.mark.parametrize("pool", POOLS)
 def test_mask_hides_padding(pool):
     """With mask_zero, trailing padding cannot change the prediction, whatever the head reads."""
