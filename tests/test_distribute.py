@@ -3,7 +3,8 @@
 Every distributed run is a real process (the CPU split and
 MultiWorkerMirroredStrategy must come before TensorFlow starts); the workers
 talk over free ports on 127.0.0.1, each run is bounded in time, and every
-process is killed if a test fails. Tiny sizes: 1 minute on 2 cores (2026-11-27, a fast day).
+process is killed if a test fails. Tiny sizes: about 1 minute on 2 cores on a
+fast day (2026-11-27); 2.5 minutes on 2026-11-26's slower VM, with one test fewer.
 """
 
 from __future__ import annotations
@@ -136,18 +137,29 @@ def saved_fingerprint(run_dir) -> str:
 # --- Mirrored: replicas on one machine ---------------------------------------------------
 
 
-def train_mirrored(devices: str, argv: list[str], run_dir: str) -> subprocess.CompletedProcess:
-    """`python <argv> --distribute mirrored --run-dir run_dir` over `devices` CPU devices; must succeed."""
+def train_process(argv: list[str], run_dir: str, **extra_env) -> subprocess.CompletedProcess:
+    """`python <argv> --run-dir run_dir` in its own process; must succeed."""
     done = subprocess.run(
-        [sys.executable, *argv, "--distribute", "mirrored", "--run-dir", run_dir],
+        [sys.executable, *argv, "--run-dir", run_dir],
         cwd=ROOT,
-        env=env(**{distribute.CPU_DEVICES_ENV: devices}),
+        env=env(**extra_env),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done
+
+
+def train_mirrored(devices: str, argv: list[str], run_dir: str) -> subprocess.CompletedProcess:
+    """`python <argv> --distribute mirrored --run-dir run_dir` over `devices` CPU devices; must succeed."""
+    return train_process(
+        [*argv, "--distribute", "mirrored"], run_dir, **{distribute.CPU_DEVICES_ENV: devices}
+    )
+
+
+def optimizer_steps(run_dir) -> int:
+    return int(rundir.load_model(os.path.join(run_dir, "model.keras")).optimizer.iterations)
 
 
 def test_mirrored_over_two_devices_follows_one_device(tmp_path, timeseries_data):
@@ -198,16 +210,17 @@ def test_mirrored_imdb_length_batches_with_a_replica_left_empty(tmp_path):
     runs = {}
     for devices in ("1", "2"):
         run_dir = str(tmp_path / f"devices{devices}")
-        done = train_mirrored(
+        train_mirrored(
             devices,
             ["-c", MOCKED_TRAIN, *MOCKED_IMDB],
             run_dir,
         )
-        assert "11/11" in done.stdout  # 10 full batches and the batch of 1, in both runs
+        assert optimizer_steps(run_dir) == 2 * 11  # 10 full batches and the batch of 1, in both runs
         runs[devices] = losses(run_dir)
     one, two = runs["1"], runs["2"]
     assert np.all(np.isfinite(two))
     np.testing.assert_allclose(two, one, rtol=1e-3)
+    np.testing.assert_allclose(two[0, 0], one[0, 0], rtol=RTOL)  # epoch 1's loss precedes the uneven update
     # The uneven step shows (pinned on purpose: should Keras ever weigh each
     # replica by its share of the batch, this fails and the README must change).
     assert not np.allclose(two[1], one[1], rtol=RTOL, atol=0)
@@ -250,29 +263,25 @@ def test_two_workers_train_as_one_device_and_write_one_run(cluster, tmp_path, ca
 def test_two_workers_through_imdb_length_batches_with_a_worker_left_empty(cluster, tmp_path):
     """The custom multi-worker loop meets imdb's partial last batch (1 review: one worker gets none).
 
-    Neither worker may wait forever for the other's step, and the losses
-    follow one device's as closely as mirrored replicas do (see the test above).
+    Neither worker may wait forever for the other's step, every batch is
+    taken (the optimizer counts 11 steps an epoch), and the losses follow one
+    device's as closely as mirrored replicas do
+    (test_mirrored_imdb_length_batches_with_a_replica_left_empty).
     """
     run_dir = str(tmp_path / "workers")
     cluster.start(*MOCKED_IMDB, "--run-dir", run_dir, program=("-c", MOCKED_TRAIN))
     single = str(tmp_path / "single")
-    done = subprocess.run(
-        [sys.executable, "-c", MOCKED_TRAIN, *MOCKED_IMDB, "--run-dir", single],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    train_process(["-c", MOCKED_TRAIN, *MOCKED_IMDB], single)
     assert cluster.wait(time.monotonic() + TIMEOUT) == [0, 0], cluster.tail()
-    assert "11/11" in cluster.output(0)  # 10 full batches and the batch of 1
+    # 10 full batches and the batch of 1 in each epoch, on one device and on the workers.
+    assert optimizer_steps(single) == optimizer_steps(run_dir) == 2 * 11
     one, two = losses(single), losses(run_dir)
     assert one.shape == two.shape == (2, 2) and np.all(np.isfinite(two))
     np.testing.assert_allclose(two, one, rtol=1e-3)
-    # The uneven step shows, as under MirroredStrategy (measured: 2.4e-4 on
-    # the second epoch's loss); were the batch of 1 dropped or given to both
-    # workers, the losses would differ otherwise or not at all.
+    np.testing.assert_allclose(two[0, 0], one[0, 0], rtol=RTOL)  # epoch 1's loss precedes the uneven update
+    # The uneven step shows, as under MirroredStrategy (measured: 2.9e-4 on
+    # the second epoch's loss); were the batch of 1 given to both workers,
+    # the losses would not differ; were it dropped, the steps would not be 22.
     assert not np.allclose(two[1], one[1], rtol=RTOL, atol=0)
     assert np.all(one[-1] < one[0])
     a, b = fingerprints(cluster)
@@ -401,3 +410,15 @@ def test_the_files_a_run_resumes_from_travel_whole(tmp_path):
     evil = distribute._pack(str(run_dir)).replace(b"history.csv", b"../../x.csv")
     with pytest.raises(ValueError, match="unexpected file"):
         distribute._unpack(evil, str(tmp_path / "evil"))
+
+
+def test_batch_count_knows_where_an_epoch_ends():
+    """The multi-worker loop runs batch_count() steps an epoch: TF's count, or one pass where TF has none."""
+    import tensorflow as tf
+
+    known = tf.data.Dataset.range(41).batch(4)
+    unknown = tf.data.Dataset.range(41).filter(lambda x: x >= 0).batch(4)
+    assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    assert distribute.batch_count(known) == distribute.batch_count(unknown) == 11
+    with pytest.raises(ValueError, match="infinite dataset needs steps_per_epoch"):
+        distribute.batch_count(known.repeat())

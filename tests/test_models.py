@@ -114,9 +114,17 @@ def test_model_on_task(model_name, task_name, tmp_path):
     assert np.isfinite(history.history["loss"][0])
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
+    assert_round_trip(model, x, tmp_path)
+
+
+def assert_round_trip(model, x, tmp_path) -> None:
+    """Saved and loaded as a run saves and loads it: the same layers, the same predictions."""
     path = tmp_path / "model.keras"
     rundir.save_model(model, path)
     restored = rundir.load_model(path)
+    assert [type(layer).__name__ for layer in restored.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
     np.testing.assert_array_equal(restored.predict_on_batch(x), model.predict_on_batch(x))
 
 
@@ -154,19 +162,22 @@ def test_every_pool_name_has_its_layer():
 @pytest.mark.parametrize("api", ["sequential", "functional"])
 @pytest.mark.parametrize("pool", POOLS)
 def test_every_head_survives_save_and_load(pool, api, tmp_path):
-    """Each imdb head (test_model_on_task saves only the default one) loads back with its layers."""
+    """Each imdb head, built by either API, has its pooling layer and loads back.
+
+    test_model_on_task saves the max head only (TINY_SPECS["imdb"]).
+    """
     spec = dataclasses.replace(TINY_SPECS["imdb"], pool=pool)
-    config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3, api=api)
+    config = dataclasses.replace(
+        config_lib.resolve({"model": "gru", "task": "imdb"}), units=5, embedding_dim=3
+    )
+    config = dataclasses.replace(config, api=api, pool=pool)
     keras.utils.set_random_seed(0)
-    model = (build_sequential if api == "sequential" else build_functional)(config, spec)
-    x, _ = fake_batch(spec, config)
-    path = tmp_path / "model.keras"
-    rundir.save_model(model, path)
-    restored = rundir.load_model(path)
-    assert [type(layer).__name__ for layer in restored.layers] == [
-        type(layer).__name__ for layer in model.layers
-    ]
-    np.testing.assert_array_equal(restored.predict_on_batch(x), model.predict_on_batch(x))
+    model = build_model(config, spec)
+    pooling = [layer.name for layer in model.layers if layer.name.endswith("_over_time")]
+    assert pooling == {"max": ["max_over_time"], "mean": ["mean_over_time"], "last": []}[pool]
+    x, y = fake_batch(spec, config)
+    model.train_on_batch(x, y)  # builds the optimizer, whose state is saved too
+    assert_round_trip(model, x, tmp_path)
 
 
 @pytest.mark.parametrize("pool", POOLS)
