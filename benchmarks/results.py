@@ -29,10 +29,12 @@ import time
 from pathlib import Path
 
 from benchmarks.environment import describe, header
+from benchmarks.throughput import matmul_peak
 from models.rnn import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+MACHINE_FILE = "benchmark_machine.json"  # in the run directory, written by run_one
 RECURRENT = tuple(PRESETS)  # every recurrent preset, from the model registry
 
 # name -> (task, models, seeds, target text); each model is one table row.
@@ -56,13 +58,18 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     flags = dict(task=task, model=model, seed=seed, run_dir=str(run_dir))
     if quick:
         flags |= dict(epochs=1, steps_per_epoch=2, units=4)
+    machine = run_dir / MACHINE_FILE
     if evaluate_only:
         check_reusable(run_dir, flags)
     else:
+        # How fast this VM multiplies matrices just before training: the same
+        # VM type has run 2-5x slower on some days than on others.
+        peak = matmul_peak(n=256 if quick else 2048, repeats=3)
         train = [sys.executable, "train.py", "--overwrite"]
         for name, value in flags.items():
             train += ["--" + name.replace("_", "-"), str(value)]
         subprocess.run(train, cwd=ROOT, check=True)
+        machine.write_text(json.dumps({"matmul_gflops": round(peak, 1)}) + "\n")
     evaluate = [sys.executable, "evaluate.py", str(run_dir)] + (
         ["--limit", "64", "--length", "50"] if quick else []
     )
@@ -77,6 +84,8 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     # The day it was trained (the model is written when training ends), so a
     # table whose rows were measured on different days says so.
     metrics["date"] = time.strftime("%Y-%m-%d", time.localtime((run_dir / "model.keras").stat().st_mtime))
+    if machine.exists():  # not for runs trained before it was recorded
+        metrics |= json.loads(machine.read_text())
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
     return metrics
@@ -163,10 +172,24 @@ def measured_on(results) -> str:
     return days[0] if len(days) < 2 else f"{days[0]} to {days[-1]}"
 
 
+def speeds(results) -> str:
+    """The range of the matmul peaks measured before training, where the runs recorded one."""
+    runs = [m for row in results["rows"].values() for m in row["runs"].values()]
+    peaks = [m["matmul_gflops"] for m in runs if "matmul_gflops" in m]
+    if not peaks:
+        return ""
+    span = (
+        f"{min(peaks):.0f}"
+        if round(min(peaks)) == round(max(peaks))
+        else f"{min(peaks):.0f}-{max(peaks):.0f}"
+    )
+    return f"; float32 matmul peak before training: {span} GFLOP/s ({len(peaks)} of {len(runs)} runs recorded it)"
+
+
 def render(results) -> str:
     env = results["environment"] | {"date": measured_on(results)}
     lines = [
-        f"Measured {header(env)}, by `python -m benchmarks.results`"
+        f"Measured {header(env)}{speeds(results)}, by `python -m benchmarks.results`"
         + (" (**--quick: smoke-test sizes, not results**)" if env.get("quick") else "")
         + ".",
         "",

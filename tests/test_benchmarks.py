@@ -121,8 +121,10 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     assert 0 <= run["accuracy"] <= 1 and run["epochs"] == 1 and run["train_seconds"] > 0
     assert run["settings"]["task"] == "waveforms" and "seed" not in run["settings"]
     assert run["date"] == out["environment"]["date"]  # trained today
+    assert run["matmul_gflops"] > 0  # measured before training
     after = readme.read_text()
     assert "--quick: smoke-test sizes" in after and "`gru`" in after
+    assert f"matmul peak before training: {run['matmul_gflops']:.0f} GFLOP/s (1 of 1 runs" in after
     assert after.split(results.BEGIN)[0] == before.split(results.BEGIN)[0]
     assert after.split(results.END)[1] == before.split(results.END)[1]
     assert json.loads((tmp_path / "results.json").read_text())["environment"]["quick"] is True
@@ -135,6 +137,7 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     again = results.main(args)["rows"]["waveforms/gru"]["runs"]["1"]
     assert model_file.stat().st_mtime_ns == trained_at
     assert again["train_seconds"] == run["train_seconds"] and again["accuracy"] == run["accuracy"]
+    assert again["matmul_gflops"] == run["matmul_gflops"]  # the speed of the day it was trained
     # ... and refused for a run trained with other settings than today's defaults.
     config_file = model_file.parent / "config.json"
     saved = json.loads(config_file.read_text())
@@ -173,6 +176,19 @@ def test_results_table_dates_span_its_runs():
     assert results.render(fake).startswith("Measured 2026-11-26 to 2026-11-27, 2 CPU cores")
     fake["rows"]["waveforms/gru"]["runs"] = {"1": run}  # no date recorded: the file's date
     assert results.render(fake).startswith("Measured 2026-11-28, 2 CPU cores")
+    assert "matmul peak" not in results.render(fake)  # no run recorded one
+
+
+def test_results_table_gives_the_machine_speed_its_runs_saw():
+    env = {"date": "2026-11-28", "cores": 2, "cpu": "CPU", "python": "3", "tensorflow": "2", "keras": "3"}
+    run = {"accuracy": 0.9, "epochs": 1, "train_seconds": 1.0}
+    runs = {"1": run | {"matmul_gflops": 251.2}, "2": run | {"matmul_gflops": 141.6}, "3": run}
+    fake = {
+        "environment": env,
+        "rows": {"waveforms/gru": {"task": "waveforms", "model": "gru", "target": "t", "runs": runs}},
+    }
+    first = results.render(fake).splitlines()[0]
+    assert "; float32 matmul peak before training: 142-251 GFLOP/s (2 of 3 runs recorded it), by" in first
 
 
 def test_results_refuses_a_model_in_none_of_the_rows(capsys):
