@@ -15,6 +15,12 @@ rewritten from that file, with date, CPU and versions.
 Training time is the sum of the epochs' wall-clock seconds in history.csv
 (training and validation, XLA compilation included; data preparation,
 vocabulary building and evaluation excluded).
+
+Before training a run, the script measures this machine's float32 matmul
+peak (numpy, 2048x2048, best of 3) and keeps it beside the run
+(`benchmark_machine.json`, tied to the model file it preceded); the table's
+header gives the range over the runs that have one. The same VM type has
+run 2-5x slower on some days than on others.
 """
 
 from __future__ import annotations
@@ -65,11 +71,13 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
         # How fast this VM multiplies matrices just before training: the same
         # VM type has run 2-5x slower on some days than on others.
         peak = matmul_peak(n=256 if quick else 2048, repeats=3)
+        machine.unlink(missing_ok=True)  # train.py --overwrite leaves files it does not know
         train = [sys.executable, "train.py", "--overwrite"]
         for name, value in flags.items():
             train += ["--" + name.replace("_", "-"), str(value)]
         subprocess.run(train, cwd=ROOT, check=True)
-        machine.write_text(json.dumps({"matmul_gflops": round(peak, 1)}) + "\n")
+        trained = (run_dir / "model.keras").stat().st_mtime_ns
+        machine.write_text(json.dumps({"matmul_gflops": round(peak, 1), "model_mtime_ns": trained}) + "\n")
     evaluate = [sys.executable, "evaluate.py", str(run_dir)] + (
         ["--limit", "64", "--length", "50"] if quick else []
     )
@@ -84,8 +92,11 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     # The day it was trained (the model is written when training ends), so a
     # table whose rows were measured on different days says so.
     metrics["date"] = time.strftime("%Y-%m-%d", time.localtime((run_dir / "model.keras").stat().st_mtime))
-    if machine.exists():  # not for runs trained before it was recorded
-        metrics |= json.loads(machine.read_text())
+    # Not for runs trained before it was recorded, nor for a model trained
+    # again since (by hand, say): the peak belongs to the training it preceded.
+    recorded = json.loads(machine.read_text()) if machine.exists() else {}
+    if recorded.get("model_mtime_ns") == (run_dir / "model.keras").stat().st_mtime_ns:
+        metrics["matmul_gflops"] = recorded["matmul_gflops"]
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
     return metrics
@@ -174,16 +185,17 @@ def measured_on(results) -> str:
 
 def speeds(results) -> str:
     """The range of the matmul peaks measured before training, where the runs recorded one."""
-    runs = [m for row in results["rows"].values() for m in row["runs"].values()]
-    peaks = [m["matmul_gflops"] for m in runs if "matmul_gflops" in m]
-    if not peaks:
+    runs = [(row["task"], m) for row in results["rows"].values() for m in row["runs"].values()]
+    recorded = [(task, m["matmul_gflops"]) for task, m in runs if "matmul_gflops" in m]
+    if not recorded:
         return ""
-    span = (
-        f"{min(peaks):.0f}"
-        if round(min(peaks)) == round(max(peaks))
-        else f"{min(peaks):.0f}-{max(peaks):.0f}"
+    low, high = min(p for _, p in recorded), max(p for _, p in recorded)
+    span = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+    tasks = ", ".join(sorted({task for task, _ in recorded}))
+    return (
+        f"; float32 matmul peak before training: {span} GFLOP/s "
+        f"({len(recorded)} of {len(runs)} runs recorded it: {tasks})"
     )
-    return f"; float32 matmul peak before training: {span} GFLOP/s ({len(peaks)} of {len(runs)} runs recorded it)"
 
 
 def render(results) -> str:

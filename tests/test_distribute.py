@@ -419,6 +419,9 @@ def test_batch_count_knows_where_an_epoch_ends():
     known = tf.data.Dataset.range(41).batch(4)
     unknown = tf.data.Dataset.range(41).filter(lambda x: x >= 0).batch(4)
     assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
-    assert distribute.batch_count(known) == distribute.batch_count(unknown) == 11
-    with pytest.raises(ValueError, match="infinite dataset needs steps_per_epoch"):
-        distribute.batch_count(known.repeat())
+    assert distribute.batch_count(known, "data") == distribute.batch_count(unknown, "validation data") == 11
+    # Shuffled training data is never counted: the pass would use up a reshuffle.
+    with pytest.raises(ValueError, match="the training data has no known length; its loader should"):
+        distribute.batch_count(unknown, "training data", count=False)
+    with pytest.raises(ValueError, match="the validation data never ends"):
+        distribute.batch_count(known.repeat(), "validation data")

@@ -437,8 +437,16 @@ def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callback
     # step on an empty stand-in batch before it raises OutOfRangeError (TF
     # 2.21, measured: 12 optimizer steps for an epoch of 11 batches), and an
     # Adam step on zero gradients still moves the weights.
-    steps = steps_per_epoch or batch_count(train)
-    val_steps = batch_count(validation) if validation is not None else 0
+    if steps_per_epoch:
+        length = int(train.cardinality())
+        if 0 <= length < steps_per_epoch:
+            raise ValueError(
+                f"steps_per_epoch={steps_per_epoch} needs training data that repeats; it has {length} batches"
+            )
+        steps = steps_per_epoch
+    else:
+        steps = batch_count(train, "training data", count=False)
+    val_steps = batch_count(validation, "validation data") if validation is not None else 0
     callbacks = keras.callbacks.CallbackList(
         callbacks,
         add_history=True,
@@ -453,6 +461,13 @@ def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callback
         # creating a variable is a collective step, so every worker creates
         # them here, in the same order, not in a callback or the first step.
         model.optimizer.build(model.trainable_variables)
+        # Each worker counted its own data; a worker that would run one step
+        # more than the others would wait for them forever.
+        if not all_agree(strategy, [steps, val_steps]):
+            raise ValueError(
+                f"the workers count different batches per epoch (this one: {steps} training, "
+                f"{val_steps} validation); start every worker with the same command and the same data"
+            )
         model.stop_training = False
         callbacks.on_train_begin()  # restores the checkpoint, the same one on every worker
         check_in_sync(strategy, model, "would start", model._initial_epoch or 0)
@@ -496,11 +511,27 @@ def _evaluate(model, data, steps, test_step, callbacks) -> dict:
     return logs
 
 
-def batch_count(dataset) -> int:
-    """The batches of one pass over `dataset` (global batches, before any sharding)."""
+def batch_count(dataset, what: str, count: bool = True) -> int:
+    """The batches of one pass over `dataset` (global batches, before any sharding).
+
+    Where TensorFlow does not know the length, `count` makes one pass over the
+    data to count it. Not for shuffled training data: the pass would use up
+    one of its reshuffles, and the epochs would no longer match one device's.
+
+    Raises:
+        ValueError: for data that never ends, or of unknown length where
+            `count` is False.
+    """
+    import tensorflow as tf
+
     length = int(dataset.cardinality())
-    if length == -1:  # infinite: fit needs steps_per_epoch
-        raise ValueError("an infinite dataset needs steps_per_epoch")
-    if length < 0:  # unknown: count them, once
-        length = int(dataset.reduce(0, lambda count, _: count + 1))
+    if length == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(f"the {what} never ends (it repeats); give steps_per_epoch")
+    if length == tf.data.UNKNOWN_CARDINALITY:
+        if not count:
+            raise ValueError(
+                f"the {what} has no known length; its loader should give it one "
+                "(tf.data.experimental.assert_cardinality, as datasets/base.py does)"
+            )
+        length = int(dataset.reduce(0, lambda n, _: n + 1))
     return length
