@@ -91,11 +91,12 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     metrics["settings"] = settings(json.loads((run_dir / "config.json").read_text())["config"])
     # The day it was trained (the model is written when training ends), so a
     # table whose rows were measured on different days says so.
-    metrics["date"] = time.strftime("%Y-%m-%d", time.localtime((run_dir / "model.keras").stat().st_mtime))
+    trained_ns = (run_dir / "model.keras").stat().st_mtime_ns
+    metrics["date"] = time.strftime("%Y-%m-%d", time.localtime(trained_ns / 1e9))
     # Not for runs trained before it was recorded, nor for a model trained
     # again since (by hand, say): the peak belongs to the training it preceded.
     recorded = json.loads(machine.read_text()) if machine.exists() else {}
-    if recorded.get("model_mtime_ns") == (run_dir / "model.keras").stat().st_mtime_ns:
+    if recorded.get("model_mtime_ns") == trained_ns:
         metrics["matmul_gflops"] = recorded["matmul_gflops"]
     metrics.pop("sample", None)
     metrics.pop("confusion_matrix", None)
@@ -171,21 +172,20 @@ def spread(task, runs) -> str:
     return f"; mean {statistics.mean(acc):.4f}, min {min(acc):.4f}, max {max(acc):.4f} over {len(acc)} seeds"
 
 
+def all_runs(results) -> list[tuple[str, dict]]:
+    """(task, metrics) of every run of every row."""
+    return [(row["task"], m) for row in results["rows"].values() for m in row["runs"].values()]
+
+
 def measured_on(results) -> str:
     """The day, or first and last days, on which the table's runs were trained."""
-    days = sorted(
-        {
-            m.get("date", results["environment"]["date"])
-            for row in results["rows"].values()
-            for m in row["runs"].values()
-        }
-    )
+    days = sorted({m.get("date", results["environment"]["date"]) for _, m in all_runs(results)})
     return days[0] if len(days) < 2 else f"{days[0]} to {days[-1]}"
 
 
 def speeds(results) -> str:
     """The range of the matmul peaks measured before training, where the runs recorded one."""
-    runs = [(row["task"], m) for row in results["rows"].values() for m in row["runs"].values()]
+    runs = all_runs(results)
     recorded = [(task, m["matmul_gflops"]) for task, m in runs if "matmul_gflops" in m]
     if not recorded:
         return ""
