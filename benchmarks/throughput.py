@@ -37,7 +37,6 @@ import argparse
 import dataclasses
 import json
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX shares the GPU with PyTorch
@@ -46,7 +45,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.environment import describe, header  # noqa: E402
-from benchmarks.timing import StepTimer  # noqa: E402
+from benchmarks.timing import StepTimer, matmul_peak, timed  # noqa: E402
 from models.compile import compile_model  # noqa: E402
 from models.rnn import build  # noqa: E402
 from zoo.config import TrainConfig  # noqa: E402
@@ -63,28 +62,6 @@ def train_flops_per_sample(cell: str, seq_len: int, embed: int, units: int) -> f
     recurrent matmuls); backward costs about twice the forward.
     """
     return 3 * seq_len * 2 * GATES[cell] * (embed + units) * units
-
-
-def matmul_peak(n: int = 2048, repeats: int = 5, gpu: bool = False) -> float:
-    """Best float32 GFLOP/s of an n x n matmul: numpy on the CPU, or JAX on the GPU."""
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = a.T.copy()
-    product = lambda: a @ b  # noqa: E731
-    if gpu:
-        import jax
-
-        a, b = jax.device_put(a), jax.device_put(b)
-        matmul = jax.jit(lambda x, y: x @ y)
-        product = lambda: matmul(a, b).block_until_ready()  # noqa: E731
-    product()  # warm up (and compile)
-    best = min(_timed(product) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, units) -> float:
@@ -157,7 +134,7 @@ def torch_samples_per_second(cell, batch, seq_len, steps, vocab, embed, units):
             torch.cuda.synchronize()  # GPU work is queued; time it done
 
     step(0)
-    return batch / float(np.median([_timed(lambda i=i: step(i)) for i in range(steps)]))
+    return batch / float(np.median([timed(lambda i=i: step(i)) for i in range(steps)]))
 
 
 PATHS = ("zoo", "zoo_no_xla", "keras_default", "torch")

@@ -1,10 +1,11 @@
-"""The step timer the benchmarks share."""
+"""The timers the benchmarks share: a step timer, one call timed, the machine's matmul peak."""
 
 from __future__ import annotations
 
 import time
 
 import keras
+import numpy as np
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -32,3 +33,26 @@ class StepTimer(keras.callbacks.Callback):
         float(logs["loss"])  # the step's result, computed
         if self.epoch >= self.skip_epochs:
             self.seconds.append(time.perf_counter() - self.start)
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5, gpu: bool = False) -> float:
+    """Best float32 GFLOP/s of an n x n matmul: numpy on the CPU, or JAX on the GPU."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.T.copy()
+    product = lambda: a @ b  # noqa: E731
+    if gpu:
+        import jax
+
+        a, b = jax.device_put(a), jax.device_put(b)
+        matmul = jax.jit(lambda x, y: x @ y)
+        product = lambda: matmul(a, b).block_until_ready()  # noqa: E731
+    product()  # warm up (and compile)
+    best = min(timed(product) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def timed(fn) -> float:
+    """Wall-clock seconds of one call of `fn`."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
