@@ -24,6 +24,8 @@ same version always generates the same examples.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -124,8 +126,15 @@ def load_builder(config: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     """
     from datasets.tfds_source import default_data_dir, generated_data_dir
 
-    builder = RnnZooSynthetic(config=config, data_dir=default_data_dir(data_dir))
+    # Only where a copy exists: a TFDS builder over a directory without one
+    # logs "Variant folder ... has no dataset_info.json" warnings (three,
+    # naming the data directory, which only confuse).
+    given = os.path.join(default_data_dir(data_dir), RnnZooSynthetic.name, config)
+    if os.path.isdir(given):
+        builder = RnnZooSynthetic(config=config, data_dir=default_data_dir(data_dir))
+        if builder.is_prepared():
+            return builder
+    builder = RnnZooSynthetic(config=config, data_dir=generated_data_dir())
     if not builder.is_prepared():
-        builder = RnnZooSynthetic(config=config, data_dir=generated_data_dir())
         builder.download_and_prepare()
     return builder

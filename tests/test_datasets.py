@@ -141,7 +141,7 @@ def test_synthetic_draws_are_seeded():
     assert len({w.tobytes() for w in waves}) == 4
 
 
-def test_synthetic_builder_generates_deterministically(tmp_path, monkeypatch):
+def test_synthetic_builder_generates_deterministically(tmp_path, monkeypatch, caplog):
     """Two generations in two directories give identical examples, never in the read dir."""
     copies = []
     for name in ("one", "two"):
@@ -149,6 +149,15 @@ def test_synthetic_builder_generates_deterministically(tmp_path, monkeypatch):
         builder = synthetic.load_builder("waveforms", data_dir=str(tmp_path / "read_only"))
         assert builder.data_dir.startswith(str(tmp_path / name))
         copies.append(tfds.as_numpy(builder.as_dataset(split="test", batch_size=-1)))
+    # TFDS warns of "variant folders" with no dataset_info.json where a builder
+    # looks in a directory without a copy: not about the data dir the user named.
+    assert not [r.getMessage() for r in caplog.records if "read_only" in r.getMessage()]
+    # A copy prepared in the data dir is read where it is, not generated again.
+    monkeypatch.setenv(tfds_source.GENERATED_DIR_ENV, str(tmp_path / "three"))
+    assert synthetic.load_builder("waveforms", data_dir=str(tmp_path / "one")).data_dir.startswith(
+        str(tmp_path / "one")
+    )
+    assert not (tmp_path / "three").exists()
     np.testing.assert_array_equal(copies[0]["signal"], copies[1]["signal"])
     np.testing.assert_array_equal(copies[0]["label"], copies[1]["label"])
     assert copies[0]["signal"].shape == (synthetic.SPLIT_SIZES["waveforms"]["test"], synthetic.WAVE_LENGTH)
