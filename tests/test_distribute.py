@@ -288,6 +288,39 @@ def test_two_workers_through_imdb_length_batches_with_a_worker_left_empty(cluste
     assert a == b == saved_fingerprint(run_dir)
 
 
+# Calls distribute.fit directly: train.py's own checks (the same task data on
+# every worker) would stop workers with different data before it is reached.
+UNEQUAL_WORKERS = """
+import json, os, sys
+import numpy as np
+import keras
+import tensorflow as tf
+from zoo import distribute
+strategy = distribute.make_strategy("multiworker")
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+with strategy.scope():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+x = np.ones((8 + 4 * index, 3), "float32")  # global batches of 4: worker 1 counts 3, worker 0 counts 2
+train = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4)
+try:
+    distribute.fit(model, strategy, train, None, epochs=1, steps_per_epoch=None, callbacks=[], verbose=0)
+except ValueError as err:
+    print("refused:", err)
+    sys.exit(3)
+"""
+
+
+def test_workers_that_count_different_batches_are_refused_not_left_waiting(cluster):
+    """A worker with one batch more would wait forever for the others' step; both stop at once, saying why."""
+    cluster.start(program=("-c", UNEQUAL_WORKERS))
+    assert cluster.wait(time.monotonic() + TIMEOUT) == [3, 3], cluster.tail()
+    for index, steps in ((0, 2), (1, 3)):
+        out = cluster.output(index)
+        assert f"refused: the workers count different batches per epoch (this one: {steps} training" in out
+        assert "start every worker with the same command and the same data" in out
+
+
 STEPS = 20
 KILL_RUN = [*RUN, "--epochs", "3", "--steps-per-epoch", str(STEPS), "--checkpoint-every", "5"]
 
