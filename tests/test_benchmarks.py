@@ -110,6 +110,8 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
             "--quick",
             "--rows",
             "waveforms",
+            "--seeds",
+            "1",
             "--out-dir",
             str(tmp_path / "runs"),
             "--results",
@@ -134,7 +136,7 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["environment"]["quick"] is True
 
     # --evaluate-only: the same run evaluated again, not retrained ...
-    args = ["--quick", "--rows", "waveforms", "--out-dir", str(tmp_path / "runs")]
+    args = ["--quick", "--rows", "waveforms", "--seeds", "1", "--out-dir", str(tmp_path / "runs")]
     args += ["--results", str(tmp_path / "results.json"), "--readme", str(readme), "--evaluate-only"]
     model_file = tmp_path / "runs" / "waveforms" / "gru-seed1" / "model.keras"
     trained_at = model_file.stat().st_mtime_ns
@@ -182,6 +184,10 @@ def test_results_table_dates_span_its_runs():
         },
     }
     assert results.render(fake).startswith("Measured 2026-11-26 to 2026-11-27, 2 CPU cores")
+    # Rows scored by accuracy give their spread over the seeds, on the last seed's line.
+    assert "| 2 | 0.9000 test accuracy; mean 0.9000, min 0.9000, max 0.9000 over 2 seeds |" in results.render(
+        fake
+    )
     fake["rows"]["waveforms/gru"]["runs"] = {"1": run}  # no date recorded: the file's date
     assert results.render(fake).startswith("Measured 2026-11-28, 2 CPU cores")
     assert "matmul peak" not in results.render(fake)  # no run recorded one
