@@ -20,7 +20,7 @@ Before training a run, the script measures this machine's float32 matmul
 peak (numpy, 2048x2048, best of 3) and keeps it beside the run
 (`benchmark_machine.json`, tied to the model file it preceded); the table's
 header gives the range over the runs that have one. The same VM type has
-run 2-5x slower on some days than on others.
+run 2.3-5.4x slower on some days than on others.
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.environment import describe, header
-from benchmarks.timing import matmul_peak
-from models.rnn import PRESETS
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (through benchmarks.timing)
+
+from benchmarks.environment import describe, header  # noqa: E402
+from benchmarks.timing import matmul_peak  # noqa: E402
+from models.rnn import PRESETS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -69,7 +72,7 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
         check_reusable(run_dir, flags)
     else:
         # How fast this VM multiplies matrices just before training: the same
-        # VM type has run 2-5x slower on some days than on others.
+        # VM type has run 2.3-5.4x slower on some days than on others.
         peak = matmul_peak(n=256 if quick else 2048, repeats=3)
         machine.unlink(missing_ok=True)  # train.py --overwrite leaves files it does not know
         train = [sys.executable, "train.py", "--overwrite"]

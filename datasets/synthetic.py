@@ -24,8 +24,6 @@ same version always generates the same examples.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -126,11 +124,11 @@ def load_builder(config: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     """
     from datasets.tfds_source import default_data_dir, generated_data_dir
 
-    # Only where a copy exists: a TFDS builder over a directory without one
-    # logs "Variant folder ... has no dataset_info.json" warnings (three,
-    # naming the data directory, which only confuse).
-    given = os.path.join(default_data_dir(data_dir), RnnZooSynthetic.name, config)
-    if os.path.isdir(given):
+    # Only where a copy of this version exists: a TFDS builder over a
+    # directory without one logs "Variant folder ... has no dataset_info.json"
+    # (once per look), naming the user's data directory, which only confuses.
+    given = tfds.core.Path(default_data_dir(data_dir)) / RnnZooSynthetic.name / config
+    if (given / str(RnnZooSynthetic.VERSION)).is_dir():  # local or remote (gs://...), as TFDS reads
         builder = RnnZooSynthetic(config=config, data_dir=default_data_dir(data_dir))
         if builder.is_prepared():
             return builder

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from benchmarks import results, throughput
+from benchmarks import environment, results, throughput
 from tests.conftest import ROOT
 
 
@@ -184,10 +184,18 @@ def test_results_table_dates_span_its_runs():
         },
     }
     assert results.render(fake).startswith("Measured 2026-11-26 to 2026-11-27, 2 CPU cores")
-    # Rows scored by accuracy give their spread over the seeds, on the last seed's line.
-    assert "| 2 | 0.9000 test accuracy; mean 0.9000, min 0.9000, max 0.9000 over 2 seeds |" in results.render(
-        fake
-    )
+    # Rows scored by accuracy give their spread over the seeds, on the last seed's line ...
+    fake["rows"]["waveforms/gru"]["runs"]["2"]["accuracy"] = 0.8
+    table = results.render(fake)
+    assert "| 2 | 0.8000 test accuracy; mean 0.8500, min 0.8000, max 0.9000 over 2 seeds |" in table
+    assert "| 1 | 0.9000 test accuracy |" in table
+    # ... rows scored otherwise do not.
+    losses = {"model_mse": 0.003, "naive_mse": 0.02, "linear_mse": 0.006, "mse_vs_linear": 0.5}
+    series = {"epochs": 1, "train_seconds": 1.0} | losses
+    fake["rows"]["timeseries/gru"] = {"task": "timeseries", "model": "gru", "target": "t"} | {
+        "runs": {"1": series, "2": series}
+    }
+    assert results.render(fake).count("over 2 seeds") == 1
     fake["rows"]["waveforms/gru"]["runs"] = {"1": run}  # no date recorded: the file's date
     assert results.render(fake).startswith("Measured 2026-11-28, 2 CPU cores")
     assert "matmul peak" not in results.render(fake)  # no run recorded one
@@ -206,6 +214,16 @@ def test_results_table_gives_the_machine_speed_its_runs_saw():
         "; float32 matmul peak before training: 142-251 GFLOP/s (2 of 3 runs recorded it: waveforms), by"
         in first
     )
+
+
+def test_cpu_model_tells_generations_apart(tmp_path):
+    """A VM that names only "AMD EPYC" still shows its family, model and widest vector unit."""
+    info = tmp_path / "cpuinfo"
+    first = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: sse avx avx2 fma\n"
+    info.write_text(first + "\nprocessor\t: 1\ncpu family\t: 26\nflags\t\t: avx512f\n")
+    assert environment.cpu_model(str(info)) == "AMD EPYC, family 25 model 1, AVX2"  # the first processor's
+    info.write_text(first.replace("avx2", "avx2 avx512f avx512dq"))
+    assert environment.cpu_model(str(info)) == "AMD EPYC, family 25 model 1, AVX-512"
 
 
 def test_results_refuses_a_model_in_none_of_the_rows(capsys):
