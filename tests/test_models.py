@@ -297,3 +297,15 @@ def test_stacked_gru_on_shakespeare_has_its_own_width():
     config = config_lib.resolve({"model": "stacked-gru", "task": "shakespeare"})
     model = build_model(dataclasses.replace(config, embedding_dim=32), TINY_SPECS["shakespeare"])
     assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.GRU)] == [224, 224]
+
+
+def test_simplernn_on_waveforms_clips_its_gradient():
+    """100-step signals: a SimpleRNN at the task's 4e-3 stayed near chance; it gets 2e-3 and clipnorm 1."""
+
+    def resolved(model, **flags):
+        config = config_lib.resolve({"model": model, "task": "waveforms"} | flags)
+        return config.learning_rate, config.clipnorm, config.patience
+
+    assert resolved("simplernn") == (2e-3, 1.0, 20)
+    assert resolved("gru") == (4e-3, None, 6)  # the task's own defaults
+    assert resolved("simplernn", learning_rate=1e-2, clipnorm=5.0) == (1e-2, 5.0, 20)  # flags still win
