@@ -71,8 +71,7 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
     if evaluate_only:
         check_reusable(run_dir, flags)
     else:
-        # How fast this VM multiplies matrices just before training: the same
-        # VM type has run 2.3-5.4x slower on some days than on others.
+        # How fast this VM multiplies matrices just before training (see the module docstring).
         peak = matmul_peak(n=256 if quick else 2048, repeats=3)
         machine.unlink(missing_ok=True)  # train.py --overwrite leaves files it does not know
         train = [sys.executable, "train.py", "--overwrite"]

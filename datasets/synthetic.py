@@ -127,9 +127,10 @@ def load_builder(config: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     # Only where a copy of this version exists: a TFDS builder over a
     # directory without one logs "Variant folder ... has no dataset_info.json"
     # (once per look), naming the user's data directory, which only confuses.
-    given = tfds.core.Path(default_data_dir(data_dir)) / RnnZooSynthetic.name / config
-    if (given / str(RnnZooSynthetic.VERSION)).is_dir():  # local or remote (gs://...), as TFDS reads
-        builder = RnnZooSynthetic(config=config, data_dir=default_data_dir(data_dir))
+    directory = default_data_dir(data_dir)
+    copy = tfds.core.Path(directory) / RnnZooSynthetic.name / config / str(RnnZooSynthetic.VERSION)
+    if copy.is_dir():  # local or remote (gs://...), as TFDS reads
+        builder = RnnZooSynthetic(config=config, data_dir=directory)
         if builder.is_prepared():
             return builder
     builder = RnnZooSynthetic(config=config, data_dir=generated_data_dir())
