@@ -17,17 +17,17 @@ On a GPU machine (no TensorFlow there) the same builders run under
 `KERAS_BACKEND=jax`: the zoo path and Keras defaults both compile with XLA
 there (the no-XLA path is not run), PyTorch runs on the GPU (cuDNN), and the
 peak is JAX's float32 8192x8192 product on the GPU. That table has its own
-place in the README, written from the JSON the GPU run saved:
+markers in docs/benchmarks.md, written from the JSON the GPU run saved:
 
     KERAS_BACKEND=jax python -m benchmarks.throughput --out throughput_gpu.json   # on the GPU machine
-    python -m benchmarks.throughput --from-json benchmarks/throughput_gpu.json --readme README.md
+    python -m benchmarks.throughput --from-json benchmarks/throughput_gpu.json --readme docs/benchmarks.md
 
 Samples/s are the batch size over the median training step (20 steps after
 a compiling warm-up), for every path. The whole round is repeated
 (`--repeats`, 3 by default) and the table shows the median and the range:
 on this VM consecutive rounds differ by up to 20%.
 
-    python -m benchmarks.throughput --readme README.md   # full run, 3 rounds, about 10 minutes
+    python -m benchmarks.throughput --readme docs/benchmarks.md   # full run, 3 rounds, about 10 minutes
     python -m benchmarks.throughput --quick        # tiny sizes (tests)
 """
 
@@ -184,7 +184,9 @@ def main(argv=None):
     )
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from: {', '.join(CELLS)}")
     parser.add_argument("--out", help="also write the results as JSON here")
-    parser.add_argument("--readme", help="rewrite this README's throughput table (e.g. README.md)")
+    parser.add_argument(
+        "--readme", help="rewrite the throughput table between this file's markers (e.g. docs/benchmarks.md)"
+    )
     parser.add_argument(
         "--from-json", help="measure nothing: show (and with --readme write) the table of a saved --out file"
     )
