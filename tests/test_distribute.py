@@ -358,8 +358,8 @@ def test_kill_a_worker_then_restart_both_resumes_from_the_chiefs_checkpoint(clus
     a, b = fingerprints(cluster)
     assert a == b == saved_fingerprint(run_dir)
     model = rundir.load_model(os.path.join(run_dir, "model.keras"))
-    # Adam counted the epochs before the kill, the checkpointed batches of the interrupted epoch, the replay.
-    assert int(model.optimizer.iterations) == 3 * STEPS + checkpoint["batches_done"]
+    # Adam counted every batch once: the resume trained only the batches the checkpoint had not seen.
+    assert int(model.optimizer.iterations) == 3 * STEPS
     assert not Path(run_dir, "backup").exists()
 
 

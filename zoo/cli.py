@@ -25,7 +25,7 @@ class ArgumentParser(argparse.ArgumentParser):
 EXPECTED = (
     ("zoo.rundir", "RunError", 2),  # the run directory cannot be used as asked
     ("datasets.tfds_source", "DataNotFoundError", 2),  # the dataset is not there
-    ("zoo.training", "NonFiniteLossError", 1),  # NaN/inf loss: a failure during the run
+    ("zoo.checkpoint", "NonFiniteLossError", 1),  # NaN/inf loss: a failure during the run
 )
 
 

@@ -27,8 +27,8 @@ CONFIG_FILE = "config.json"
 STATE_FILE = "task_state.json"
 HISTORY_FILE = "history.csv"
 BACKUP_DIR = "backup"  # the checkpoints of an unfinished run
-CHECKPOINT_WEIGHTS = "latest.weights.h5"  # weights and optimizer state (BackupAndRestore's name)
-CHECKPOINT_METADATA = "training_metadata.json"  # where training resumes (BackupAndRestore's name)
+CHECKPOINT_WEIGHTS = "latest.weights.h5"  # weights and optimizer state
+CHECKPOINT_METADATA = "training_metadata.json"  # where training resumes
 RUN_FILES = (
     MODEL_FILE,
     CONFIG_FILE,
@@ -163,10 +163,9 @@ def default_run_dir(config) -> str:
 class Resume:
     """Where an unfinished run resumes, read from its checkpoint.
 
-    Keras's `BackupAndRestore` restores the weights and optimizer state of
-    the last checkpoint but always restarts an epoch from its first batch:
-    `batches_done` batches of `epoch` are in the weights and are trained on
-    again.
+    The resumed run goes on inside `epoch`, after the `batches_done`
+    batches of it that the checkpoint's weights have seen
+    (zoo/checkpoint.py).
     """
 
     epoch: int  # 0-based index of the epoch training restarts
@@ -179,7 +178,7 @@ class Resume:
         if self.batches_done:
             where += (
                 f" (epoch {self.epoch + 1} of {self.epochs}, after batch {self.batches_done};"
-                f" epoch {self.epoch + 1} restarts from its first batch)"
+                f" it goes on from batch {self.batches_done + 1})"
             )
         else:
             where += f" (after epoch {self.epoch} of {self.epochs})"
