@@ -14,9 +14,10 @@ def parse_args(argv):
         "Rerunning the command of an unfinished (killed) run resumes it from its last checkpoint.",
         epilog="Example: python train.py --model lstm --task timeseries",
     )
+    import datasets  # the tasks' own settings are flags too
     from zoo import config
 
-    config.add_flags(parser)
+    config.add_flags(parser, datasets.TASKS)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished or unfinished run in the run directory"
     )
@@ -35,13 +36,25 @@ def print_list() -> None:
 
     print("models (--model):")
     for name, entry in models.MODELS.items():
-        only = f" [tasks: {', '.join(entry.tasks)}]" if entry.tasks else ""
-        print(f"  {name:<20} {entry.description}{only}")
+        print(f"  {name:<20} {entry.description}")
+        fits = [
+            t.name
+            for t in datasets.TASKS.values()
+            if not entry.refusal(t.heads, t.input_kinds, len(t.input_names))
+        ]
+        apis = "" if len(entry.apis) > 1 else f"; --api {entry.apis[0]} only"
+        print(f"  {'':<20} tasks: {', '.join(fits)}{apis}")
     print("tasks (--task):")
     for name, task in datasets.TASKS.items():
         print(f"  {name:<20} {task.description}")
+        own = ", ".join(f"{s.flag} {s.default}" for s in task.settings)
+        if own:
+            print(f"  {'':<20} its settings: {own}")
         defaults = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in task.defaults.items())
         print(f"  {'':<20} defaults: {defaults}")
+        for model, recipe in task.recipes.items():
+            settings = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in recipe.items())
+            print(f"  {'':<20} with {model}: {settings}")
 
 
 def main(argv=None) -> None:

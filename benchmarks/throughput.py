@@ -58,7 +58,7 @@ from benchmarks.timing import StepTimer, matmul_peak, timed  # noqa: E402
 from models.compile import compile_model  # noqa: E402
 from models.rnn import build  # noqa: E402
 from zoo.config import TrainConfig  # noqa: E402
-from zoo.spec import BINARY, TaskSpec  # noqa: E402
+from zoo.spec import BINARY, TOKENS, InputSpec, TaskSpec  # noqa: E402
 
 CELLS = ("simplernn", "lstm", "gru")
 GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
@@ -75,7 +75,9 @@ def train_flops_per_sample(cell: str, seq_len: int, embed: int, units: int) -> f
 
 def keras_samples_per_second(cell, path, batch, seq_len, steps, vocab, embed, units) -> float:
     spec = TaskSpec(
-        input_kind="tokens", timesteps=seq_len, vocab_size=vocab, mask_zero=False, head=BINARY, output_units=1
+        inputs=(InputSpec(TOKENS, timesteps=seq_len, vocab_size=vocab, mask_zero=False),),
+        head=BINARY,
+        output_units=1,
     )
     config = dataclasses.replace(
         TrainConfig(), model=cell, cell=cell, units=units, embedding_dim=embed, jit_compile=path == "zoo"

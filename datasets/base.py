@@ -1,6 +1,6 @@
-"""What every task provides: its data as `tf.data` pipelines, and its `TaskSpec`.
+"""What every task provides: `Task`, its data as `tf.data` pipelines, and its `TaskSpec`.
 
-The spec (zoo/spec.py) is the contract with the models: the input and the
+The spec (zoo/spec.py) is the contract with the models: the inputs and the
 head. See `models/rnn.py` for the other half of that contract.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from zoo.spec import TaskSpec
+from zoo.spec import Setting, TaskSpec
 
 
 @dataclasses.dataclass
@@ -31,21 +31,41 @@ class TaskData:
 
 
 class Task:
-    """Base class of the registered tasks.
+    """Base class of the registered tasks: everything the rest of the zoo calls on a task.
 
-    Subclasses set `name`, `description`, `defaults` (training settings that
-    suit the task, overridable from the command line) and implement `load`.
+    A task is one file: a subclass that sets the class attributes below and
+    implements `load`, `spec`, `example_state`, `evaluate` and `predict`,
+    registered with `@register_task`. Nothing outside the file names it.
+
+    Class attributes:
+        name: The `--task` name.
+        description: One line for `train.py --list`.
+        heads: The head kinds its spec can have (one, unless the data
+            decides, as the number of classes does).
+        input_kinds: The kinds of its inputs (`"tokens"`, `"features"`).
+        input_names: The names of its inputs, in order.
+        generative: Whether it samples left to right (so a bidirectional
+            RNN, which reads the future, cannot serve it).
+        settings: Its own `Setting`s, which become `train.py` flags
+            (refused on other tasks); their values are in
+            `config.task_settings`.
+        eval_settings: Its own `evaluate.py` flags (`Setting`s); values in
+            the `options` dict that `evaluate` and `predict` get.
+        defaults: General training settings that suit it (rate, epochs...).
+        recipes: Per-model settings over the defaults, e.g.
+            `{"stacked-gru": dict(units=224)}`; flags still win.
     """
 
     name: str = ""
     description: str = ""
-    # A generative task samples left to right, so a bidirectional RNN
-    # (which reads the future) cannot serve it.
+    heads: tuple[str, ...] = ()
+    input_kinds: tuple[str, ...] = ()
+    input_names: tuple[str, ...] = ("inputs",)
     generative: bool = False
+    settings: tuple[Setting, ...] = ()
+    eval_settings: tuple[Setting, ...] = ()
     defaults: dict[str, Any] = {}
-    # The task-specific settings this task reads (TrainConfig fields); a flag
-    # that other tasks list here but this one does not is refused, not ignored.
-    settings: tuple[str, ...] = ()
+    recipes: dict[str, dict[str, Any]] = {}
 
     def load(
         self,
@@ -67,6 +87,75 @@ class Task:
         """
         raise NotImplementedError
 
+    def spec(self, config: Any, state: dict[str, Any]) -> TaskSpec:
+        """The task's `TaskSpec` for these settings and this state (vocabulary...)."""
+        raise NotImplementedError
+
+    def example_state(self, config: Any) -> dict[str, Any]:
+        """A small state of the task's form (a tiny vocabulary, say), with no data read.
+
+        With `spec`, it gives a spec of the task's shape without its data:
+        for building a model to inspect, and for the registry-wide test.
+        """
+        raise NotImplementedError
+
+    def evaluate(self, model, config: Any, data: TaskData, options: dict[str, Any], run_dir: str) -> dict:
+        """Scores `model` on `data.test`; writes its plots and samples into `run_dir`.
+
+        Args:
+            model: The trained model.
+            config: The run's config.
+            data: The task's data with the test split (and the run's state).
+            options: evaluate.py's options: `limit` (score the first N test
+                examples only) and the task's `eval_settings`.
+            run_dir: Where plots and samples go.
+
+        Returns:
+            The metrics, JSON-serialisable.
+        """
+        raise NotImplementedError
+
+    def predict(
+        self, model, config: Any, state: dict[str, Any], inputs: list, options: dict[str, Any]
+    ) -> list[dict]:
+        """The model's answer for new raw inputs (texts, series, seed texts), one dict each."""
+        raise NotImplementedError
+
+    def read_inputs(self, options: dict[str, Any]) -> list:
+        """The raw inputs that evaluate.py's options name (none by default); ValueError for bad ones."""
+        return []
+
+
+# evaluate.py flags of the tasks that score texts.
+TEXT_INPUTS = (
+    Setting("text", str, None, "a text to score (repeatable)", many=True),
+    Setting("text_file", str, None, "a UTF-8 file with one text to score per line"),
+)
+
+
+def read_texts(options: dict[str, Any]) -> list[str]:
+    """The `--text` values and the non-empty lines of `--text-file`; refuses empty ones."""
+    texts = list(options.get("text") or [])
+    if any(not t.strip() for t in texts):
+        raise ValueError("--text is empty")
+    path = options.get("text_file")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = [line.strip() for line in f if line.strip()]
+        except FileNotFoundError:
+            raise ValueError(f"--text-file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ValueError(f"--text-file {path} is a directory, not a file") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"--text-file {path} is not UTF-8 text; save it as UTF-8") from None
+        except OSError as err:
+            raise ValueError(f"--text-file {path} cannot be read: {err.strerror}") from None
+        if not lines:
+            raise ValueError(f"--text-file {path} holds no text")
+        texts += lines
+    return texts
+
 
 def finish(ds: tf.data.Dataset, batch_size: int, shuffle: int = 0, seed: int = 0):
     """Shuffles (when `shuffle` > 0), batches and prefetches a split."""
@@ -76,9 +165,7 @@ def finish(ds: tf.data.Dataset, batch_size: int, shuffle: int = 0, seed: int = 0
 
 
 # Width, in steps, of the length buckets that `finish_by_length` draws
-# training batches from. Measured on imdb (seed 1, one run each, before
-# patience 1): SimpleRNN test accuracy 0.865 with 100-word buckets, 0.854
-# with 25-word ones, 0.868 unbucketed; a GRU's epoch went from 83-143 s to 78-82 s.
+# training batches from: faster epochs at the accuracy of unbucketed ones (docs/tuning.md).
 BUCKET_WIDTH = 100
 
 

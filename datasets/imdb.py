@@ -6,10 +6,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import Task, TaskData, finish_by_length, task_data
+from datasets.base import TEXT_INPUTS, Task, TaskData, finish_by_length, read_texts, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
-from zoo.spec import BINARY, TaskSpec
+from zoo import metrics
+from zoo.spec import BINARY, POOLS, TOKENS, InputSpec, Setting, TaskSpec
 
 URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ARCHIVE = "aclImdb_v1.tar.gz"
@@ -46,55 +47,44 @@ def last_words(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.RaggedTensor:
 class IMDB(Task):
     name = "imdb"
     description = "IMDB review sentiment (TFDS imdb_reviews), binary, accuracy"
-    settings = ("embedding_dim", "embedding_dropout", "seq_len", "max_tokens", "pool")
+    heads = (BINARY,)
+    input_kinds = (TOKENS,)
+    settings = (
+        Setting("seq_len", int, 400, "words kept from the end of each review", positive=True),
+        Setting("max_tokens", int, 20000, "vocabulary size (the most frequent words)", positive=True),
+        Setting(
+            "pool",
+            str,
+            "max",
+            "what the head reads: max or mean (masked, over every step's output), or last (the final state)",
+            choices=POOLS,
+        ),
+    )
+    eval_settings = TEXT_INPUTS
+    # How each default was chosen: docs/tuning.md#imdb.
     defaults = dict(
-        # Two epochs, the rate falling along a cosine. Longer runs kept
-        # lowering validation loss past the point where they did best on
-        # test (a GRU, max head, embedding 256: best validation loss at
-        # epoch 5, test 0.8638; embedding 128, best at 2: 0.8826), likely because
-        # validation, carved from the training split, shares its films and
-        # the test split does not (the dataset keeps their films apart).
-        # A bidirectional GRU (seeds 1-3, 2026-11-27): 3 epochs at 4e-3
-        # 0.8942 / 0.8920 / 0.8939 in 98-102 s; 2 epochs at 4e-3 0.8959 /
-        # 0.8923 / 0.8961; 2 at 5e-3 0.8972 / 0.8944 / 0.8964 in 61-75 s;
-        # 1 epoch (seed 1) 0.8811 at 4e-3, 0.8860 at 6e-3. The rate suits the
-        # bidirectional GRU (the best model) more than the single cells: a GRU
-        # with 2 epochs 0.8918 / 0.8864 / 0.8914 at 4e-3, 0.8890 / 0.8864 at
-        # 5e-3; an LSTM (seed 1) 0.8817, against 0.8846 with 3 epochs at 4e-3.
-        epochs=2,
-        batch_size=128,  # 256 (rate 6e-3, 3 epochs): 0.8921 in 98 s, as batch 128 with 3 epochs
+        epochs=2,  # the RNNs overfit IMDB within two epochs
+        batch_size=128,
         learning_rate=5e-3,
         lr_schedule="cosine",
         units=64,
-        # Measured 2026-11-27 (seed 1; test accuracy): a GRU whose head reads
-        # the maximum over the steps 0.8784, the mean 0.8673, both 0.8749; a
-        # bidirectional GRU with the maximum 0.8807, with embedding 128 and
-        # 3 epochs 0.8893, then rate 3e-3 0.8913, 4e-3 0.8942.
         embedding_dim=128,
-        pool="max",
-        # The RNNs overfit IMDB within two epochs; measured on a SimpleRNN
-        # (seed 1), dropout 0.5 after the embedding and after the RNN took
-        # test accuracy from 0.839 to 0.868.
         embedding_dropout=0.5,
         dropout=0.5,
-        seq_len=400,  # the last 400 words: 87% of the training reviews are whole (median 174)
-        max_tokens=20000,  # only the 20k most frequent words
-        # On the 2026-11-26 defaults every imdb run peaked at epoch 1 or 2 and
-        # stopped at epoch 4 with patience 2; patience 1 kept the same best
-        # epoch, one epoch sooner. (With 2 or 3 epochs it seldom matters.)
         patience=1,
-        # Measured here: with the mask and the mean over all steps, a
-        # SimpleRNN trains 4x faster without XLA at batch 256 (1,920 vs 443
-        # samples/s); a bidirectional GRU with the max head (2026-11-27) took
-        # 175-215 s an epoch with `--jit-compile` against 33 s without.
-        jit_compile=False,
+        jit_compile=False,  # XLA is 4-6x slower here on masked, variable-length batches
     )
+    recipes = {
+        # The SimpleRNN does better with the mean head and its own rate (docs/tuning.md#imdb).
+        "simplernn": dict(pool="mean", embedding_dim=64, learning_rate=2e-3, epochs=3),
+    }
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
+        seq_len = config.task_settings["seq_len"]
         builder = load_builder("imdb_reviews", config.data_dir, URL, ARCHIVE)
         raw = {s: builder.as_dataset(split=SPLITS[s], as_supervised=True) for s in SPLITS}
         if state is None:
-            vectorizer = make_vectorizer(config.max_tokens)
+            vectorizer = make_vectorizer(config.task_settings["max_tokens"])
             vectorizer.adapt(raw["train"].map(lambda x, y: x).batch(1024))
             state = {"vocabulary": vectorizer.get_vocabulary()}
         vectorizer = self.vectorizer(config, state)
@@ -104,7 +94,7 @@ class IMDB(Task):
                 raw[split]
                 .batch(1024)
                 .map(
-                    lambda x, y: (last_words(vectorizer, x, config.seq_len), y),
+                    lambda x, y: (last_words(vectorizer, x, seq_len), y),
                     num_parallel_calls=tf.data.AUTOTUNE,
                 )
             )
@@ -117,31 +107,38 @@ class IMDB(Task):
             return finish_by_length(
                 ds,
                 config.batch_size,
-                config.seq_len,
+                seq_len,
                 shuffle=25000 if training else 0,
                 seed=config.seed,
                 few_shapes=config.jit_compile,  # XLA compiles once per batch length
             )
 
-        spec = TaskSpec(
-            input_kind="tokens",
-            timesteps=None,  # each batch is as long as its longest review
-            vocab_size=len(state["vocabulary"]),
-            mask_zero=True,  # post-padded: without the mask a SimpleRNN stays at chance
-            # The head reads all steps' outputs, not the final state: measured
-            # here, a SimpleRNN's test accuracy went from 0.81 (final state) to
-            # 0.85 (the mean); see `defaults` for the maximum.
-            pool=config.pool,
+        return task_data(pipeline, splits, self.spec(config, state), state)
+
+    def spec(self, config, state) -> TaskSpec:
+        return TaskSpec(
+            inputs=(
+                InputSpec(
+                    TOKENS,
+                    timesteps=None,  # each batch is as long as its longest review
+                    vocab_size=len(state["vocabulary"]),
+                    mask_zero=True,  # post-padded: without the mask a SimpleRNN stays at chance
+                ),
+            ),
+            # The head reads all steps' outputs by default, not the final state (docs/tuning.md#imdb).
+            pool=config.task_settings["pool"],
             head=BINARY,
             output_units=1,
             class_names=("negative", "positive"),
         )
-        return task_data(pipeline, splits, spec, state)
+
+    def example_state(self, config) -> dict:
+        return {"vocabulary": ["", "[UNK]", *(f"word{i}" for i in range(28))]}
 
     def vectorizer(self, config, state) -> keras.layers.TextVectorization:
         """The run's saved vocabulary as a `TextVectorization` layer."""
         # The saved vocabulary starts with "" and "[UNK]", which the layer adds itself.
-        return make_vectorizer(config.max_tokens, state["vocabulary"][2:])
+        return make_vectorizer(config.task_settings["max_tokens"], state["vocabulary"][2:])
 
     def encode_texts(self, config, state, texts: list[str]) -> np.ndarray:
         """Raw review texts -> padded id matrix of shape (len(texts), seq_len).
@@ -150,11 +147,27 @@ class IMDB(Task):
         its row would be all padding, and the mean over zero unmasked steps
         is 0/0, so the model would score it NaN.
         """
-        ids = last_words(self.vectorizer(config, state), tf.constant(texts), config.seq_len)
+        seq_len = config.task_settings["seq_len"]
+        ids = last_words(self.vectorizer(config, state), tf.constant(texts), seq_len)
         empty = [t for t, n in zip(texts, ids.row_lengths().numpy()) if n == 0]
         if empty:
             raise ValueError(
                 f"text {empty[0]!r} has no words the model reads (it keeps only A-Z, "
                 "a-z, 0-9 and apostrophes): there is nothing to score"
             )
-        return ids.to_tensor(shape=[None, config.seq_len]).numpy()
+        return ids.to_tensor(shape=[None, seq_len]).numpy()
+
+    def read_inputs(self, options) -> list[str]:
+        return read_texts(options)
+
+    def predict(self, model, config, state, inputs, options) -> list[dict]:
+        scores = np.asarray(model.predict_on_batch(self.encode_texts(config, state, inputs)))[:, 0]
+        return [{"text": t, "positive_probability": float(p)} for t, p in zip(inputs, scores)]
+
+    def evaluate(self, model, config, data, options, run_dir) -> dict:
+        # Texts first: one that cannot be scored is refused before the test split runs.
+        texts = self.read_inputs(options)
+        predictions = self.predict(model, config, data.state, texts, options) if texts else []
+        probs, labels = metrics.collect(model, data.test, options.get("limit"), config.batch_size)
+        result = metrics.binary(probs[:, 0], labels, data.spec.class_names)
+        return result | ({"texts": predictions} if predictions else {})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
+import time
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -9,7 +13,8 @@ import tensorflow_datasets as tfds
 from datasets.base import Task, TaskData, finish, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
-from zoo.spec import NEXT_TOKEN, TaskSpec
+from zoo import metrics, rundir
+from zoo.spec import NEXT_TOKEN, TOKENS, InputSpec, Setting, TaskSpec
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 ARCHIVE = "input.txt"
@@ -62,56 +67,145 @@ def shifting_windows(ids: np.ndarray, length: int, seed: int) -> tf.data.Dataset
     return ds.take(count).apply(tf.data.experimental.assert_cardinality(count))
 
 
+# evaluate.py flags of the character models.
+SAMPLING = (
+    Setting("seed_text", str, "ROMEO:", "start of the generated sample"),
+    Setting("length", int, 300, "characters to generate", positive=True),
+    Setting("temperature", float, 0.8, "sampling temperature (lower: more conservative)", positive=True),
+)
+
+
 @register_task
 class Shakespeare(Task):
     name = "shakespeare"
     description = "tiny Shakespeare (TFDS tiny_shakespeare), next character, nats/char"
+    heads = (NEXT_TOKEN,)
+    input_kinds = (TOKENS,)
     generative = True
-    settings = ("embedding_dim", "embedding_dropout", "seq_len")
+    settings = (
+        Setting("seq_len", int, 100, "characters per training window (the BPTT length)", positive=True),
+    )
+    eval_settings = SAMPLING
+    # How each default was chosen: docs/tuning.md#shakespeare.
     defaults = dict(
-        # Measured (seed 1): batch 128 x 14 epochs, 1.493 nats/char validation
-        # in 846 s; batch 64 x 11, 1.478 in 793 s; batch 32 x 8 (twice the
-        # updates again, ~10% fewer chars/s), 1.472 in 646 s, and with a
-        # learning rate of 4e-3 instead of 3e-3, 1.454 in 586 s; batch 16:
-        # 129 s an epoch, too slow. 9 epochs at batch 32 stay clear of 900 s.
         epochs=9,
         batch_size=32,
         learning_rate=4e-3,
         lr_schedule="cosine",
         units=384,
         embedding_dim=32,  # 65 characters need no large embedding
-        seq_len=100,  # BPTT length: 100 characters per training window
         patience=3,
-        # Measured here: a 384-unit GRU trains faster without XLA (batch 64:
-        # 13,800 vs 10,000 characters/s; batch 128 likewise).
-        jit_compile=False,
+        jit_compile=False,  # a 384-unit GRU trains faster without XLA
     )
+    recipes = {
+        # Two 224-unit layers cost what one 384-unit layer does, and do better.
+        "stacked-gru": dict(units=224),
+    }
 
     def text_ids(self, config, state, split: str) -> np.ndarray:
         """The whole text of a split ("train", "val" or "test") as character ids."""
         return split_ids(load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE), state, split)
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
+        seq_len = config.task_settings["seq_len"]
         builder = load_builder("tiny_shakespeare", config.data_dir, URL, ARCHIVE)
         if state is None:
             state = {"chars": "".join(sorted(set(split_text(builder, "train"))))}
 
         def pipeline(split):
             ids = split_ids(builder, state, split)
-            if split == "train":
-                ds = shifting_windows(ids, config.seq_len + 1, config.seed)
-            else:
-                ds = tf.data.Dataset.from_tensor_slices(cut_windows(ids, config.seq_len + 1, 0)).cache()
-            # Windows of seq_len + 1 characters: input = [:-1], target = [1:].
-            ds = ds.map(lambda w: (w[:-1], w[1:]))
-            return finish(ds, config.batch_size, 20000 if split == "train" else 0, config.seed)
+            return char_windows(ids, seq_len, config.batch_size, config.seed, training=split == "train")
 
-        spec = TaskSpec(
-            input_kind="tokens",
-            timesteps=None,  # any length: generation feeds one character at a time
-            vocab_size=len(state["chars"]) + 1,
-            head=NEXT_TOKEN,
-            output_units=len(state["chars"]) + 1,
-            per_step=True,
+        return task_data(pipeline, splits, self.spec(config, state), state)
+
+    def spec(self, config, state) -> TaskSpec:
+        return char_spec(state)
+
+    def example_state(self, config) -> dict:
+        return {"chars": "abcdefghijk"}
+
+    def read_inputs(self, options) -> list[str]:
+        if not options.get("seed_text"):
+            raise ValueError("--seed-text is empty")
+        return [options["seed_text"]]
+
+    def predict(self, model, config, state, inputs, options) -> list[dict]:
+        return [
+            {"seed_text": text, "sample": text + generate(model, state, text, options, config.seed)[0]}
+            for text in inputs
+        ]
+
+    def evaluate(self, model, config, data, options, run_dir) -> dict:
+        seed_text = self.read_inputs(options)[0]
+        return evaluate_characters(
+            model,
+            config,
+            data,
+            options,
+            run_dir,
+            seed_text,
+            lambda split: self.text_ids(config, data.state, split),
         )
-        return task_data(pipeline, splits, spec, state)
+
+
+def char_windows(
+    ids: np.ndarray, seq_len: int, batch_size: int, seed: int, training: bool
+) -> tf.data.Dataset:
+    """Batches of (window, the window shifted by one): shifting windows for training, fixed ones else."""
+    if training:
+        ds = shifting_windows(ids, seq_len + 1, seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(cut_windows(ids, seq_len + 1, 0)).cache()
+    # Windows of seq_len + 1 characters: input = [:-1], target = [1:].
+    ds = ds.map(lambda w: (w[:-1], w[1:]))
+    return finish(ds, batch_size, 20000 if training else 0, seed)
+
+
+def char_spec(state) -> TaskSpec:
+    """Character ids in (any length: generation feeds one at a time), logits for the next one out."""
+    size = len(state["chars"]) + 1  # id 0: a character not seen in training
+    return TaskSpec(
+        inputs=(InputSpec(TOKENS, vocab_size=size),), head=NEXT_TOKEN, output_units=size, per_step=True
+    )
+
+
+def generate(model, state, seed_text: str, options, seed: int):
+    """`length` characters sampled after `seed_text`, and the characters per second."""
+    from models.generation import Sampler  # the trained layers, stepped one character at a time
+
+    prime = encode(state, seed_text)
+    sampler = Sampler(model)
+    sampler.sample(prime, 2, options["temperature"])  # trace the tf.function once before timing
+    start = time.perf_counter()
+    ids = sampler.sample(prime, options["length"], options["temperature"], seed=seed)
+    return decode(state, ids), options["length"] / (time.perf_counter() - start)
+
+
+def evaluate_characters(model, config, data, options, run_dir, seed_text, text_ids) -> dict:
+    """Nats/char in windows and read as one stream (validation and test), and a sample.
+
+    Args:
+        text_ids: `text_ids(split)` gives the whole text of "val" or "test" as ids.
+    """
+    limit = options.get("limit")
+    test = data.test.take(math.ceil(limit / config.batch_size)) if limit else data.test
+    nats = float(model.evaluate(test, verbose=0, return_dict=True)["loss"])
+    streams = {}
+    for split in ("val", "test"):
+        ids = text_ids(split)
+        streams[split] = metrics.stream_loss(
+            model, ids[: limit * config.task_settings["seq_len"]] if limit else ids
+        )
+    generated, speed = generate(model, data.state, seed_text, options, config.seed)
+    sample = seed_text + generated
+    rundir.write_text(os.path.join(run_dir, "samples.txt"), sample + "\n")
+    return {
+        "loss_nats_per_char": nats,
+        "bits_per_char": nats / math.log(2),
+        "perplexity": math.exp(nats),
+        # The same model, each split read as one stream (see metrics.stream_loss).
+        "val_stream_nats_per_char": streams["val"],
+        "test_stream_nats_per_char": streams["test"],
+        "generation_chars_per_second": speed,
+        "sample": sample,
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -9,7 +11,8 @@ import tensorflow_datasets as tfds
 from datasets import synthetic
 from datasets.base import Task, TaskData, finish, task_data
 from datasets.registry import register_task
-from zoo.spec import MULTICLASS, REGRESSION, TaskSpec
+from zoo import metrics, plots
+from zoo.spec import FEATURES, MULTICLASS, REGRESSION, InputSpec, Setting, TaskSpec
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
@@ -35,59 +38,116 @@ def make_windows(series: np.ndarray, window: int, horizon: int, stride: int = 5)
     return x, y
 
 
+# evaluate.py flag of the tasks that answer for a series of values.
+VALUES_INPUT = (
+    Setting(
+        "values", str, None, "comma-separated values of a new series to answer for (repeatable)", many=True
+    ),
+)
+
+
+def read_values(options) -> list[np.ndarray]:
+    """The `--values` series as float arrays; ValueError for one that is not numbers."""
+    series = []
+    for text in options.get("values") or []:
+        try:
+            values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float32)
+        except ValueError:
+            raise ValueError(f"--values {text!r} is not a comma-separated list of numbers") from None
+        if values.size == 0 or not np.isfinite(values).all():
+            raise ValueError(f"--values {text!r} holds no finite numbers")
+        series.append(values)
+    return series
+
+
+def last_window(values: np.ndarray, window: int, flag: str = "--values") -> np.ndarray:
+    """The last `window` values as one model input (window, 1); refuses a shorter series."""
+    if len(values) < window:
+        raise ValueError(f"{flag} has {len(values)} values; the model reads windows of {window}")
+    return values[-window:, None]
+
+
 @register_task
 class TimeSeries(Task):
     name = "timeseries"
     description = "synthetic trend+seasonality+noise series: past window -> next value(s), MSE"
-    # Measured (seed 1, bidirectional-lstm): 32 units, batch 64, 1e-3 constant,
-    # 20 epochs gave 0.55x the linear baseline's MSE with training loss equal to
-    # validation loss (underfitting); 64 units, batch 128, 2e-3 cosine, 40 epochs: 0.49x.
-    defaults = dict(
-        epochs=40,
-        batch_size=128,
-        learning_rate=2e-3,
-        lr_schedule="cosine",
-        units=64,
-        window=50,
-        horizon=1,
-        patience=6,
+    heads = (REGRESSION,)
+    input_kinds = (FEATURES,)
+    settings = (
+        Setting("window", int, 50, "past steps the model reads", positive=True),
+        Setting("horizon", int, 1, "future steps it predicts at once", positive=True),
     )
+    eval_settings = VALUES_INPUT
+    # How each default was chosen: docs/tuning.md#timeseries.
+    defaults = dict(epochs=40, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", units=64, patience=6)
+    recipes = {"snippet-forecaster": dict(window=10, horizon=1)}  # the chapter's model reads 10 steps
 
     def windows(self, config, split: str):
         """`(x, y)` NumPy windows of one split ("train", "val" or "test")."""
         builder = synthetic.load_builder("timeseries", config.data_dir)
         series = tfds.as_numpy(builder.as_dataset(split=SPLITS[split], batch_size=-1))["series"]
-        return make_windows(series, config.window, config.horizon)
+        return make_windows(series, config.task_settings["window"], config.task_settings["horizon"])
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         def pipeline(split):
             ds = tf.data.Dataset.from_tensor_slices(self.windows(config, split))
             return finish(ds, config.batch_size, 10000 if split == "train" else 0, config.seed)
 
-        spec = TaskSpec(
-            input_kind="features",
-            timesteps=config.window,
-            features=1,
+        state = state or {}
+        return task_data(pipeline, splits, self.spec(config, state), state)
+
+    def spec(self, config, state) -> TaskSpec:
+        window = config.task_settings["window"]
+        return TaskSpec(
+            inputs=(InputSpec(FEATURES, timesteps=window, features=1),),
             head=REGRESSION,
-            output_units=config.horizon,
+            output_units=config.task_settings["horizon"],
         )
-        return task_data(pipeline, splits, spec, state or {})
+
+    def example_state(self, config) -> dict:
+        return {}
+
+    def read_inputs(self, options) -> list[np.ndarray]:
+        return read_values(options)
+
+    def predict(self, model, config, state, inputs, options) -> list[dict]:
+        x = np.stack([last_window(v, config.task_settings["window"]) for v in inputs])
+        forecasts = np.asarray(model.predict_on_batch(x))
+        return [{"forecast": [round(float(f), 6) for f in row]} for row in forecasts]
+
+    def evaluate(self, model, config, data, options, run_dir) -> dict:
+        series = self.read_inputs(options)
+        predictions = self.predict(model, config, data.state, series, options) if series else []
+        x, y = self.windows(config, "test")
+        if options.get("limit"):
+            x, y = x[: options["limit"]], y[: options["limit"]]
+        forecast = np.asarray(model.predict(x, batch_size=256, verbose=0))
+        naive = np.repeat(x[:, -1, :], y.shape[1], axis=1)  # the last value, held
+        linear = metrics.linear_baseline(*self.windows(config, "train"), x)
+        result = {"test_windows": len(x)}
+        for name, p in (("model", forecast), ("naive", naive), ("linear", linear)):
+            result |= metrics.errors(name, p, y)
+        result["mse_vs_linear"] = result["model_mse"] / result["linear_mse"]
+        picks = np.linspace(0, len(x) - 1, 3).astype(int)
+        plots.save_forecast(
+            x[picks, :, 0], y[picks], forecast[picks], naive[picks], os.path.join(run_dir, "forecast.png")
+        )
+        return result | ({"predictions": predictions} if predictions else {})
 
 
 @register_task
 class Waveforms(Task):
     name = "waveforms"
     description = "synthetic sine/square/sawtooth/triangle signals: 4-class classification"
-    # Chosen 2026-11-27 (gru, seeds 1-3, test accuracy): the earlier 32 units
-    # at a constant 2e-3 for 40 epochs gave 0.9815 on 2026-11-26 and 0.9790
-    # when retrained (its validation loss swung 0.04-0.10 from epoch to
-    # epoch; early stopping picked another epoch); with a cosine decay
-    # 0.9825 / 0.9795 / 0.9725 (0.9815 / 0.9795 / 0.9745 with no early
-    # stopping); 64 units, cosine from 4e-3 over 40 epochs (no early
-    # stopping) 0.985 / 0.982 / 0.9835 in 97-107 s (best validation loss by
-    # epoch 11-16, then overfitting); the same over 20 epochs 0.985 / 0.9845 /
-    # 0.982 in 48-57 s. Tuned on gru; the other models inherit it.
+    heads = (MULTICLASS,)
+    input_kinds = (FEATURES,)
+    eval_settings = VALUES_INPUT
+    # How each default was chosen: docs/tuning.md#waveforms.
     defaults = dict(epochs=20, batch_size=64, learning_rate=4e-3, lr_schedule="cosine", units=64, patience=6)
+    recipes = {
+        # 100-step signals: the SimpleRNN needs a lower, clipped rate, and all 20 epochs.
+        "simplernn": dict(learning_rate=2e-3, clipnorm=1.0, patience=20),
+    }
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         builder = synthetic.load_builder("waveforms", config.data_dir)
@@ -105,12 +165,31 @@ class Waveforms(Task):
             ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache()
             return finish(ds, config.batch_size, 5000 if split == "train" else 0, config.seed)
 
-        spec = TaskSpec(
-            input_kind="features",
-            timesteps=synthetic.WAVE_LENGTH,
-            features=1,
+        state = state or {}
+        return task_data(pipeline, splits, self.spec(config, state), state)
+
+    def spec(self, config, state) -> TaskSpec:
+        return TaskSpec(
+            inputs=(InputSpec(FEATURES, timesteps=synthetic.WAVE_LENGTH, features=1),),
             head=MULTICLASS,
-            output_units=num_classes,
+            output_units=len(synthetic.WAVE_CLASSES),
             class_names=synthetic.WAVE_CLASSES,
         )
-        return task_data(pipeline, splits, spec, state or {})
+
+    def example_state(self, config) -> dict:
+        return {}
+
+    def read_inputs(self, options) -> list[np.ndarray]:
+        return read_values(options)
+
+    def predict(self, model, config, state, inputs, options) -> list[dict]:
+        x = np.stack([last_window(v, synthetic.WAVE_LENGTH) for v in inputs])
+        probs = np.asarray(model.predict_on_batch(x))
+        return [{name: round(float(p), 4) for name, p in zip(synthetic.WAVE_CLASSES, row)} for row in probs]
+
+    def evaluate(self, model, config, data, options, run_dir) -> dict:
+        series = self.read_inputs(options)
+        predictions = self.predict(model, config, data.state, series, options) if series else []
+        probs, labels = metrics.collect(model, data.test, options.get("limit"), config.batch_size)
+        result = metrics.multiclass(probs, labels, data.spec.class_names)
+        return result | ({"predictions": predictions} if predictions else {})

@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from zoo.spec import FEATURES, HEADS, TOKENS
+
 MODELS: dict[str, ModelEntry] = {}
 
 
@@ -24,8 +26,10 @@ class ModelEntry:
             `compiles` is set).
         preset: Settings this model fixes (cell, layers, units...); the
             command line may still override them.
-        tasks: The task names it runs on, or `None` for every compatible one.
-        task_overrides: Per-task settings, e.g. `{"timeseries": {"window": 10}}`.
+        heads: The head kinds (zoo.spec.HEADS) it can serve.
+        input_kinds: The input kinds (tokens, features) it reads.
+        inputs: How many inputs it reads (1, or 2 for an encoder-decoder).
+        apis: The model-building APIs it can be built with.
         compiles: Whether `build` returns a model compiled its own way.
     """
 
@@ -33,9 +37,21 @@ class ModelEntry:
     description: str
     build: Callable[..., Any]
     preset: dict[str, Any]
-    tasks: tuple[str, ...] | None = None
-    task_overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    heads: tuple[str, ...] = HEADS
+    input_kinds: tuple[str, ...] = (TOKENS, FEATURES)
+    inputs: int = 1
+    apis: tuple[str, ...] = ("sequential", "functional")
     compiles: bool = False
+
+    def refusal(self, heads, input_kinds, inputs: int) -> str | None:
+        """Why this model cannot serve a task of these kinds, or None where it can."""
+        if not set(heads) & set(self.heads):
+            return f"it has a {' or '.join(self.heads)} head, the task needs {' or '.join(heads)}"
+        if not set(input_kinds) <= set(self.input_kinds):
+            return f"it reads {' or '.join(self.input_kinds)} inputs, the task gives {', '.join(input_kinds)}"
+        if inputs != self.inputs:
+            return f"it reads {self.inputs} input{'s' if self.inputs > 1 else ''}, the task gives {inputs}"
+        return None
 
 
 def register_model(name: str, description: str, build: Callable[..., Any], **kwargs) -> ModelEntry:

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from models.registry import register_model
-from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TaskSpec
+from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, REGRESSION, TOKENS, TaskSpec
 
 CELLS = {"simplernn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 APIS = ("sequential", "functional")
@@ -20,7 +20,8 @@ APIS = ("sequential", "functional")
 def head_layer(spec: TaskSpec) -> keras.layers.Layer:
     """The task's output layer: sigmoid, logits, linear or softmax units."""
     activation = {BINARY: "sigmoid", NEXT_TOKEN: None, REGRESSION: None, MULTICLASS: "softmax"}
-    return keras.layers.Dense(spec.output_units, activation=activation[spec.head], name="head")
+    units = spec.output_units * (spec.output_steps or 1)
+    return keras.layers.Dense(units, activation=activation[spec.head], name="head")
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -65,10 +66,11 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
     if config.cell not in CELLS:
         raise ValueError(f"unknown cell {config.cell!r}; choose one of: {', '.join(CELLS)}")
     layers: list[keras.layers.Layer] = []
-    if spec.input_kind == "tokens":
+    source = spec.input  # one input (ValueError for an encoder-decoder's two)
+    if source.kind == TOKENS:
         layers.append(
             keras.layers.Embedding(
-                spec.vocab_size, config.embedding_dim, mask_zero=spec.mask_zero, name="embedding"
+                source.vocab_size, config.embedding_dim, mask_zero=source.mask_zero, name="embedding"
             )
         )
         if config.embedding_dropout:
@@ -91,12 +93,15 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
         # Masked: padded steps count neither in the mean nor in the maximum.
         layers.append(POOLING[spec.pool]())
     layers.append(head_layer(spec))
+    if spec.output_steps:  # a multi-step forecast: (batch, steps * units) -> (batch, steps, units)
+        layers.append(keras.layers.Reshape((spec.output_steps, spec.output_units), name="steps"))
     return layers
 
 
 def model_input(spec: TaskSpec) -> keras.KerasTensor:
     """`keras.Input` for one example of the task: (timesteps,) ids or (timesteps, features)."""
-    return keras.Input(shape=spec.input_shape, dtype=spec.input_dtype, name="inputs")
+    source = spec.input
+    return keras.Input(shape=source.shape, dtype=source.dtype, name=source.name)
 
 
 def build_sequential(config, spec: TaskSpec) -> keras.Model:
@@ -138,41 +143,18 @@ def build(config, spec: TaskSpec, api: str = "functional") -> keras.Model:
 # `--layers` and `--bidirectional` override any of them.
 PRESETS = {
     "simplernn": (
-        "one SimpleRNN layer (Elman RNN; imdb: mean head, embedding 64, rate 2e-3, 3 epochs; waveforms: rate 2e-3, clipnorm 1)",
+        "one SimpleRNN layer (Elman RNN)",
         dict(cell="simplernn", layers=1),
     ),
     "lstm": ("one LSTM layer", dict(cell="lstm", layers=1)),
     "gru": ("one GRU layer (Keras default reset_after=True)", dict(cell="gru", layers=1)),
     "stacked-lstm": ("two LSTM layers, the first returning sequences", dict(cell="lstm", layers=2)),
     "stacked-gru": (
-        "two GRU layers, the first returning sequences (224 units each on shakespeare)",
+        "two GRU layers, the first returning sequences",
         dict(cell="gru", layers=2),
     ),
     "bidirectional-lstm": ("one bidirectional LSTM layer", dict(cell="lstm", layers=1, bidirectional=True)),
     "bidirectional-gru": ("one bidirectional GRU layer", dict(cell="gru", layers=1, bidirectional=True)),
-}
-# Per-task settings of a preset: over the task's defaults, under the flags
-# given. On shakespeare two 224-unit GRU layers cost about what one 384-unit
-# layer does (3 x (inputs + units) x units multiply-adds a step: 473k vs
-# 479k; 732 vs 717 s for 9 epochs) and reached a lower validation loss
-# (seed 1: 1.433 vs 1.451 nats/char).
-# On imdb the SimpleRNN keeps the task's settings from before the gated
-# cells' max head (2026-11-27): with those (max, embedding 128, rate 4e-3,
-# 3 epochs) it reached 0.8450 test accuracy (seed 1) against 0.8605 with its own
-# (then 6 epochs; the max head alone: 0.8528). Its own with 3 epochs, seeds 1-3:
-# 0.8644 / 0.8644 / 0.8700 against 0.8605 / 0.8658 / 0.8658 with 6 (4: 0.8639 /
-# 0.8672 / 0.8690), the cosine reaching its end where validation loss stops falling.
-TASK_OVERRIDES = {
-    "stacked-gru": {"shakespeare": dict(units=224)},
-    "simplernn": {
-        "imdb": dict(pool="mean", embedding_dim=64, learning_rate=2e-3, epochs=3),
-        # 100-step signals: on the task's defaults (4e-3) a SimpleRNN stayed
-        # near chance (0.5145 test accuracy, seed 1; 0.451 on the earlier
-        # defaults); at 2e-3 0.9215 / 0.6395 / 0.531 (seeds 1-3); clipping the
-        # gradient norm at 1 and running all 20 epochs 0.948 / 0.8535 / 0.8865
-        # (40 epochs: 0.9535 / 0.909 / 0.6785). Measured 2026-11-27.
-        "waveforms": dict(learning_rate=2e-3, clipnorm=1.0, patience=20),
-    },
 }
 for _name, (_description, _preset) in PRESETS.items():
     register_model(
@@ -180,5 +162,4 @@ for _name, (_description, _preset) in PRESETS.items():
         _description,
         build,
         preset=dict(bidirectional=False) | _preset,
-        task_overrides=TASK_OVERRIDES.get(_name, {}),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 
 from models.registry import register_model
-from zoo.spec import TaskSpec
+from zoo.spec import FEATURES, MULTICLASS, REGRESSION, TaskSpec
 
 # Exactly as printed in the chapter.
 FORECASTER_TEXT = """\
@@ -40,6 +40,13 @@ def build_forecaster(config, spec: TaskSpec, api: str = "sequential") -> keras.M
         A compiled `keras.Sequential`; output shape (batch, 1).
     """
     del api  # the chapter's model is Sequential
+    source = spec.input
+    if (source.timesteps, source.features, spec.output_units, spec.output_steps) != (10, 1, 1, None):
+        raise ValueError(
+            "the chapter's forecaster reads windows of 10 steps of 1 feature and predicts 1 value; "
+            f"this task gives {source.timesteps} steps of {source.features} feature(s) and "
+            f"{spec.output_units * (spec.output_steps or 1)} value(s): set the task's window and horizon"
+        )
     model = keras.Sequential(
         [
             keras.Input(shape=(10, 1)),
@@ -61,7 +68,7 @@ def build_classifier(config, spec: TaskSpec, api: str = "sequential") -> keras.M
         A compiled `keras.Sequential`; output shape (batch, number_of_classes).
     """
     del api
-    timesteps, features, number_of_classes = spec.timesteps, spec.features, spec.output_units
+    timesteps, features, number_of_classes = spec.input.timesteps, spec.input.features, spec.output_units
     model = keras.Sequential(
         [
             keras.Input(shape=(timesteps, features)),
@@ -84,8 +91,9 @@ register_model(
     "the chapter's SimpleRNN(50) forecaster on 10-step windows, as printed",
     build_forecaster,
     preset=dict(cell="simplernn", units=50, layers=1, bidirectional=False, optimizer="adam"),
-    tasks=("timeseries",),
-    task_overrides={"timeseries": dict(window=10, horizon=1)},
+    heads=(REGRESSION,),
+    input_kinds=(FEATURES,),
+    apis=("sequential",),
     compiles=True,
 )
 register_model(
@@ -95,6 +103,8 @@ register_model(
     preset=dict(
         cell="simplernn", units=100, layers=1, bidirectional=False, optimizer="rmsprop", one_hot_labels=True
     ),
-    tasks=("waveforms",),
+    heads=(MULTICLASS,),
+    input_kinds=(FEATURES,),
+    apis=("sequential",),
     compiles=True,
 )

@@ -16,8 +16,12 @@ from datasets.timeseries import make_windows
 from zoo.config import TrainConfig, resolve
 
 
-def cfg(**kwargs):
-    return dataclasses.replace(TrainConfig(), **kwargs)
+def cfg(task: str, **kwargs):
+    """The task's resolved config (defaults, its own settings), then `kwargs`: fields or task settings."""
+    config = resolve({"task": task})
+    own = {k: v for k, v in kwargs.items() if k in config.task_settings}
+    fields = {k: v for k, v in kwargs.items() if k not in own}
+    return dataclasses.replace(config, task_settings=config.task_settings | own, **fields)
 
 
 @pytest.fixture
@@ -28,12 +32,18 @@ def mocked_tfds(monkeypatch):
         yield
 
 
-def test_tasks_name_only_known_task_settings():
-    """Task.settings decides which task-specific flags a task accepts (the rest are refused)."""
+def test_tasks_declare_their_own_settings():
+    """A task's settings are its own flags: none is a general field, and tasks that share one agree on its type."""
+    general = {f.name for f in dataclasses.fields(TrainConfig)}
+    types = {}
     for task in datasets.TASKS.values():
-        assert set(task.settings) <= {f.name for f in dataclasses.fields(TrainConfig)}, task.name
-    task_specific = {s for task in datasets.TASKS.values() for s in task.settings}
-    assert task_specific == {"embedding_dim", "embedding_dropout", "seq_len", "max_tokens", "pool"}
+        for setting in task.settings + task.eval_settings:
+            assert setting.name not in general, (task.name, setting.name)
+            assert types.setdefault(setting.name, setting.type) is setting.type, setting.name
+            if setting.default is not None and not setting.many:
+                setting.check(setting.default)
+    imdb = {s.name for s in datasets.get_task("imdb").settings}
+    assert imdb == {"seq_len", "max_tokens", "pool"}
 
 
 def test_imdb_loader_with_mock_data(mocked_tfds):
@@ -43,9 +53,9 @@ def test_imdb_loader_with_mock_data(mocked_tfds):
     assert data.spec.pool == "last"  # the head the config asks for
     x, y = next(iter(data.train))
     assert x.shape[0] == 8 and x.shape[1] <= 12 and x.dtype.name == "int64"
-    assert data.spec.timesteps is None  # batches are as long as their longest review
+    assert data.spec.input.timesteps is None  # batches are as long as their longest review
     assert set(np.unique(y.numpy())) <= {0, 1}
-    assert data.spec.mask_zero and data.spec.vocab_size == len(data.state["vocabulary"])
+    assert data.spec.input.mask_zero and data.spec.input.vocab_size == len(data.state["vocabulary"])
     assert data.state["vocabulary"][:2] == ["", "[UNK]"]
     # Post-padded: once a zero appears, only zeros follow.
     for row in x.numpy():
@@ -95,7 +105,7 @@ def test_finish_by_length_buckets_training_batches():
 @pytest.mark.parametrize("model,pool", [("simplernn", "mean"), ("bidirectional-gru", "max")])
 def test_imdb_spec_reads_the_model_default_pool(mocked_tfds, model, pool):
     """The resolved defaults reach the spec the builders read: the SimpleRNN's mean head, the max elsewhere."""
-    config = dataclasses.replace(resolve({"model": model, "task": "imdb"}), seq_len=12, max_tokens=50)
+    config = resolve({"model": model, "task": "imdb", "seq_len": 12, "max_tokens": 50})
     assert datasets.get_task("imdb").load(config, splits=("test",)).spec.pool == pool
 
 
@@ -118,7 +128,7 @@ def test_shakespeare_loader_with_mock_data(mocked_tfds):
     x, y = next(iter(data.train))
     assert x.shape == y.shape == (2, 5)
     # The target is the input shifted by one character.
-    assert data.spec.per_step and data.spec.vocab_size == len(data.state["chars"]) + 1
+    assert data.spec.per_step and data.spec.input.vocab_size == len(data.state["chars"]) + 1
 
 
 def test_make_windows_shifts_by_one():
@@ -215,7 +225,7 @@ def test_real_imdb_smoke(real_data_dir):
         cfg(task="imdb", data_dir=real_data_dir, seq_len=50, max_tokens=2000, batch_size=32), splits=("val",)
     )
     x, y = next(iter(data.val))
-    assert x.shape == (32, 50) and data.spec.vocab_size == 2000  # some review in 32 has 50+ words
+    assert x.shape == (32, 50) and data.spec.input.vocab_size == 2000  # some review in 32 has 50+ words
     labels = np.concatenate([b.numpy() for _, b in data.val])
     assert len(labels) == 2500 and 0.4 < labels.mean() < 0.6  # balanced validation carve-out
     # Known length, from TFDS (Keras would otherwise warn that validation data "ran out").

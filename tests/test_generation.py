@@ -36,7 +36,7 @@ def test_sampling_is_seeded_and_in_vocabulary():
     a = sampler.sample([1, 2, 3], length=50, temperature=1.0, seed=7)
     b = sampler.sample([1, 2, 3], length=50, temperature=1.0, seed=7)
     c = sampler.sample([1, 2, 3], length=50, temperature=1.0, seed=8)
-    assert a.shape == (50,) and (a >= 0).all() and (a < spec.vocab_size).all()
+    assert a.shape == (50,) and (a >= 0).all() and (a < spec.input.vocab_size).all()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     with pytest.raises(ValueError, match="empty"):
@@ -52,12 +52,12 @@ def test_bidirectional_model_cannot_generate():
 
 def test_stream_loss_carries_the_state_like_the_sampler():
     """stream_loss == mean of -log p(next | everything before), p from the one-step sampler."""
-    from zoo.evaluation import stream_loss
+    from zoo.metrics import stream_loss
 
     keras.utils.set_random_seed(5)
     spec = TINY_SPECS["shakespeare"]
     model = build_functional(dataclasses.replace(TrainConfig(), cell="gru", units=6, embedding_dim=4), spec)
-    ids = np.random.default_rng(0).integers(1, spec.vocab_size, size=9).astype("int32")
+    ids = np.random.default_rng(0).integers(1, spec.input.vocab_size, size=9).astype("int32")
     sampler = Sampler(model)
     by_step = [-np.log(sampler.next_probabilities(ids[:k]).numpy()[ids[k]]) for k in range(1, len(ids))]
     assert stream_loss(model, ids) == pytest.approx(float(np.mean(by_step)), rel=1e-5)

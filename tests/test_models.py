@@ -14,31 +14,33 @@ import models
 from models.rnn import MaskedMaxOverTime, build_functional, build_sequential
 from zoo import config as config_lib
 from zoo import rundir
-from zoo.spec import BINARY, MULTICLASS, NEXT_TOKEN, POOLS, REGRESSION, TaskSpec
+from zoo.spec import BINARY, NEXT_TOKEN, POOLS, REGRESSION, TOKENS, InputSpec, TaskSpec
 from zoo.training import build_model
 
-# Tiny stand-ins for each task's spec; the real specs come from data.
-TINY_SPECS = {
-    "imdb": TaskSpec(
-        input_kind="tokens",
-        timesteps=7,
-        vocab_size=30,
-        mask_zero=True,
-        head=BINARY,
-        output_units=1,
-        pool="max",
-    ),
-    "shakespeare": TaskSpec(
-        input_kind="tokens", vocab_size=12, head=NEXT_TOKEN, output_units=12, per_step=True
-    ),
-    "timeseries": TaskSpec(input_kind="features", timesteps=10, features=1, head=REGRESSION, output_units=1),
-    "waveforms": TaskSpec(input_kind="features", timesteps=9, features=1, head=MULTICLASS, output_units=4),
-}
-TIMESTEPS = 7  # for specs with variable length
+
+def task_spec(name: str) -> TaskSpec:
+    """A task's spec from its default settings and its example state: no data read."""
+    task = datasets.get_task(name)
+    config = config_lib.resolve({"task": name})
+    return task.spec(config, task.example_state(config))
+
+
+# Each task's own spec, derived from the task: a new task needs no edit here.
+TINY_SPECS = {name: task_spec(name) for name in datasets.TASKS}
+TIMESTEPS = 7  # for inputs of variable length
+
+
+def with_timesteps(spec: TaskSpec, timesteps: int) -> TaskSpec:
+    """The spec with every input `timesteps` long."""
+    inputs = tuple(dataclasses.replace(i, timesteps=timesteps) for i in spec.inputs)
+    return dataclasses.replace(spec, inputs=inputs)
 
 
 def test_tiny_specs_cover_every_task():
     assert set(TINY_SPECS) == set(datasets.TASKS)
+    for name, spec in TINY_SPECS.items():
+        assert datasets.get_task(name).input_names == tuple(i.name for i in spec.inputs)
+        assert spec.head in datasets.get_task(name).heads
 
 
 def tiny_config(model: str, task: str):
@@ -52,23 +54,32 @@ def tiny_config(model: str, task: str):
     return dataclasses.replace(config, units=4, embedding_dim=3, jit_compile=False)
 
 
-def fake_batch(spec: TaskSpec, config, n: int = 4, seed: int = 0):
-    rng = np.random.default_rng(seed)
+def fake_input(spec: InputSpec, rng, n: int) -> np.ndarray:
+    """Random inputs of the spec's shape: ids in [1, vocab) post-padded where masked, or normal features."""
     steps = spec.timesteps or TIMESTEPS
-    if spec.input_kind == "tokens":
+    if spec.kind == TOKENS:
         x = rng.integers(1, spec.vocab_size, size=(n, steps)).astype("int32")
         if spec.mask_zero:
-            x[:, -2:] = 0  # post-padding, as the real pipeline makes it
-    else:
-        x = rng.normal(size=(n, steps, spec.features)).astype("float32")
+            x[:, -2:] = 0  # post-padding, as the real pipelines make it
+        return x
+    return rng.normal(size=(n, steps, spec.features)).astype("float32")
+
+
+def fake_batch(spec: TaskSpec, config, n: int = 4, seed: int = 0):
+    """A batch `(x, y)` derived from the spec alone: its inputs (a dict where several) and head."""
+    rng = np.random.default_rng(seed)
+    xs = {i.name: fake_input(i, rng, n) for i in spec.inputs}
+    x = xs if len(xs) > 1 else next(iter(xs.values()))
+    steps = spec.inputs[-1].timesteps or TIMESTEPS  # a per-step head predicts along the last input
+    shape = (n, *(steps if d is None else d for d in spec.output_shape(steps)))
     if spec.head == BINARY:
-        y = rng.integers(0, 2, size=(n, 1)).astype("float32")
+        y = rng.integers(0, 2, size=shape).astype("float32")
     elif spec.head == NEXT_TOKEN:
-        y = rng.integers(0, spec.vocab_size, size=(n, steps))
+        y = rng.integers(0, spec.output_units, size=shape[:-1])
     elif spec.head == REGRESSION:
-        y = rng.normal(size=(n, spec.output_units)).astype("float32")
+        y = rng.normal(size=shape).astype("float32")
     else:
-        y = rng.integers(0, spec.output_units, size=(n,))
+        y = rng.integers(0, spec.output_units, size=shape[:-1])
         if config.one_hot_labels:
             y = np.eye(spec.output_units, dtype="float32")[y]
     return x, y
@@ -88,18 +99,18 @@ def test_every_model_runs_somewhere():
 
 @pytest.mark.parametrize("model_name,task_name", CASES)
 def test_model_on_task(model_name, task_name, tmp_path):
-    spec = TINY_SPECS[task_name]
-    if models.get_model(model_name).compiles and spec.input_kind == "features":
-        spec = dataclasses.replace(spec, timesteps=10)  # the snippets' printed input_shape
     config = tiny_config(model_name, task_name)
+    task = datasets.get_task(task_name)
+    spec = task.spec(config, task.example_state(config))  # with the model's recipe (a window of 10...)
+    if models.get_model(model_name).compiles:
+        spec = with_timesteps(spec, 10)  # the snippets' printed input_shape
     keras.utils.set_random_seed(0)
     model = build_model(config, spec)
     x, y = fake_batch(spec, config)
 
     out = model.predict_on_batch(x)
-    steps = x.shape[1]
-    expected = (4, steps, spec.output_units) if spec.per_step else (4, spec.output_units)
-    assert out.shape == expected
+    steps = spec.inputs[-1].timesteps or TIMESTEPS
+    assert out.shape == (4, *(steps if d is None else d for d in spec.output_shape(steps)))
 
     with tf.GradientTape() as tape:
         loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
@@ -170,7 +181,7 @@ def test_every_head_survives_save_and_load(pool, api, tmp_path):
     config = dataclasses.replace(
         config_lib.resolve({"model": "gru", "task": "imdb"}), units=5, embedding_dim=3
     )
-    config = dataclasses.replace(config, api=api, pool=pool)
+    config = dataclasses.replace(config, api=api, task_settings=config.task_settings | {"pool": pool})
     keras.utils.set_random_seed(0)
     model = build_model(config, spec)
     pooling = [layer.name for layer in model.layers if layer.name.endswith("_over_time")]
@@ -188,7 +199,7 @@ def test_mask_hides_padding(pool):
     model = build_functional(config, spec)
     x = np.array([[5, 6, 7, 0, 0, 0, 0]], dtype="int32")
     longer = np.array([[5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype="int32")
-    unpadded_model = build_functional(config, dataclasses.replace(spec, timesteps=None))
+    unpadded_model = build_functional(config, with_timesteps(spec, None))
     unpadded_model.set_weights(model.get_weights())
     np.testing.assert_allclose(model.predict_on_batch(x), unpadded_model.predict_on_batch(longer), atol=1e-6)
     np.testing.assert_allclose(
@@ -216,7 +227,7 @@ def test_max_over_time_skips_masked_steps():
 
 
 def test_pool_is_an_imdb_setting():
-    assert config_lib.resolve({"task": "imdb", "pool": "mean"}).pool == "mean"
+    assert config_lib.resolve({"task": "imdb", "pool": "mean"}).task_settings["pool"] == "mean"
     with pytest.raises(ValueError, match="--pool must be one of last, mean, max, got 'sum'"):
         config_lib.resolve({"task": "imdb", "pool": "sum"})
     with pytest.raises(ValueError, match="--pool does not apply to task 'waveforms'"):
@@ -228,7 +239,7 @@ def test_imdb_heads_by_cell():
 
     def resolved(model, **flags):
         config = config_lib.resolve({"model": model, "task": "imdb"} | flags)
-        return config.pool, config.embedding_dim, config.learning_rate, config.epochs
+        return config.task_settings["pool"], config.embedding_dim, config.learning_rate, config.epochs
 
     assert resolved("bidirectional-gru") == resolved("lstm") == ("max", 128, 5e-3, 2)
     assert resolved("simplernn") == ("mean", 64, 2e-3, 3)
@@ -236,18 +247,23 @@ def test_imdb_heads_by_cell():
 
 
 def test_runs_saved_before_pool_read_as_mean():
-    """A config.json from before --pool existed (no "pool") is a mean-head run, as it was trained."""
+    """A version-1 config.json from before --pool existed (no "pool") is a mean-head run, as it was trained."""
     saved = config_lib.to_json(config_lib.resolve({"model": "gru", "task": "imdb"}))
-    del saved["config"]["pool"]
-    assert config_lib.from_json(saved, "config.json").pool == "mean"
+    v1 = saved["config"] | {"seq_len": 400, "max_tokens": 20000, "window": 50, "horizon": 1}
+    del v1["task_settings"]
+    config = config_lib.from_json({"version": 1, "config": v1}, "config.json")
+    assert config.task_settings == {"seq_len": 400, "max_tokens": 20000, "pool": "mean"}
+    config = config_lib.from_json({"version": 1, "config": v1 | {"pool": "max"}}, "config.json")
+    assert config.task_settings["pool"] == "max"
+    assert config_lib.from_json(saved, "config.json") == config_lib.resolve({"model": "gru", "task": "imdb"})
 
 
 def test_collect_pads_batches_for_a_fixed_length_model():
     """A run saved when imdb fed exactly seq_len ids still evaluates on shorter batches."""
-    from zoo.evaluation import collect
+    from zoo.metrics import collect
 
     config = dataclasses.replace(config_lib.TrainConfig(), units=5, embedding_dim=3)
-    model = build_functional(config, TINY_SPECS["imdb"])  # input (None, 7)
+    model = build_functional(config, with_timesteps(TINY_SPECS["imdb"], 7))  # input (None, 7)
     x = np.array([[5, 6, 7, 0], [8, 9, 0, 0], [4, 0, 0, 0]], dtype="int32")
     ds = tf.data.Dataset.from_tensor_slices((x, np.array([1, 0, 1]))).batch(2)
     outputs, labels = collect(model, ds, limit=None, batch_size=2)

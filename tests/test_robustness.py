@@ -97,10 +97,10 @@ def test_kill_during_training_then_the_same_command_resumes(tmp_path):
     assert [int(r["epoch"]) for r in history(run_dir)] == [1, 2, 3]
     assert saved_config(run_dir)["finished"]
     assert not Path(run_dir, "backup").exists()
-    # The optimizer state came back: Adam counted the epochs before the kill,
-    # the checkpointed batches of the interrupted epoch, then the replay.
+    # The optimizer state came back, and the resumed run trained only the
+    # batches the checkpoint had not seen: Adam counted every batch once.
     model = rundir.load_model(os.path.join(run_dir, "model.keras"))
-    assert int(model.optimizer.iterations) == 3 * STEPS + checkpoint["batches_done"]
+    assert int(model.optimizer.iterations) == 3 * STEPS
 
     # The same command, never interrupted (in this process: same seed, same data).
     straight = str(tmp_path / "straight")
@@ -114,6 +114,54 @@ def test_kill_during_training_then_the_same_command_resumes(tmp_path):
 
 class Interrupt(Exception):
     pass
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises `Interrupt` after batch `batch` (1-based) of epoch `epoch` (0-based): a kill, in-process."""
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch + 1) == self.at:
+            raise Interrupt
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [dict(batch_size=1024), dict(steps_per_epoch=20)],
+    ids=["epochs-over-the-data", "steps-per-epoch-stream"],
+)
+def test_a_run_killed_mid_epoch_resumes_on_the_batches_it_had_not_seen(sizes, tmp_path):
+    """Killed 2 batches after a mid-epoch checkpoint, resumed: the weights of the run never killed."""
+    from zoo import config as config_lib
+    from zoo import training
+
+    def config(run_dir):
+        settings = dict(task="timeseries", model="simplernn", units=4, epochs=3, checkpoint_every=5)
+        return config_lib.resolve(settings | sizes | {"run_dir": str(run_dir)})
+
+    straight = training.train(config(tmp_path / "straight"))
+    killed = tmp_path / "killed"
+    with pytest.raises(Interrupt):
+        training.train(config(killed), extra_callbacks=(InterruptAt(epoch=1, batch=12),))
+    checkpoint = json.loads(Path(killed, "backup", "training_metadata.json").read_text())
+    assert (checkpoint["epoch"], checkpoint["batches_done"]) == (1, 10)
+
+    batches = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))
+    training.train(config(killed), extra_callbacks=(counter,))
+    per_epoch = 28 if "batch_size" in sizes else 20  # 28,000 training windows at batch 1024
+    assert len(batches) == (per_epoch - 10) + per_epoch  # the rest of epoch 2, then epoch 3
+    assert [int(r["epoch"]) for r in history(killed)] == [1, 2, 3]
+    models_ = [rundir.load_model(os.path.join(d, "model.keras")) for d in (straight, killed)]
+    assert [int(m.optimizer.iterations) for m in models_] == [3 * per_epoch] * 2
+    a, b = (all_variables(m) for m in models_)
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 class Scripted(keras.callbacks.Callback):
@@ -134,7 +182,7 @@ class Scripted(keras.callbacks.Callback):
 
 
 def test_a_resumed_run_stops_early_and_keeps_the_best_weights_as_if_never_interrupted(tmp_path):
-    from zoo.training import RunCheckpoint
+    from zoo.checkpoint import EarlyStopping, RunCheckpoint
 
     x, y = np.random.default_rng(0).normal(size=(2, 32, 3)).astype("float32")
     val_losses = [3.0, 2.0, 2.5, 2.6, 2.7, 2.8]  # best at epoch 2 (index 1); patience 2 ends it at epoch 4
@@ -142,11 +190,21 @@ def test_a_resumed_run_stops_early_and_keeps_the_best_weights_as_if_never_interr
     def fit(interrupt_at=None):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
         model.compile("adam", "mse", jit_compile=False)
-        early = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+        early = EarlyStopping(patience=2)
         script = Scripted(val_losses, interrupt_at)
-        callbacks = [script, early, RunCheckpoint(str(tmp_path), "epoch", early_stopping=early)]
+        checkpoint = RunCheckpoint(str(tmp_path), early_stopping=early)
+        callbacks = [script, early, checkpoint]
         try:
-            model.fit(x, y, epochs=6, batch_size=8, callbacks=callbacks, verbose=0)
+            model.fit(
+                x,
+                y,
+                epochs=6,
+                initial_epoch=checkpoint.initial_epoch(6),
+                batch_size=8,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            early.restore_best(model)
         except Interrupt:
             pass
         return model, script
@@ -175,7 +233,8 @@ class RatesSeen(keras.callbacks.Callback):
 
 
 def test_a_resumed_run_gets_the_same_cosine_learning_rates(tmp_path):
-    from zoo.training import CosineLearningRate, RunCheckpoint
+    from zoo.checkpoint import RunCheckpoint
+    from zoo.training import CosineLearningRate
 
     x, y = np.random.default_rng(0).normal(size=(2, 32, 3)).astype("float32")
     base, epochs = 0.01, 5
@@ -184,14 +243,16 @@ def test_a_resumed_run_gets_the_same_cosine_learning_rates(tmp_path):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
         model.compile(keras.optimizers.Adam(base), "mse", jit_compile=False)
         seen = RatesSeen()
+        checkpoint = RunCheckpoint(str(run_dir))
         callbacks = [
             Scripted([1.0] * epochs, interrupt_at),
             CosineLearningRate(base, epochs),
-            RunCheckpoint(str(run_dir), "epoch"),
+            checkpoint,
             seen,
         ]
         try:
-            model.fit(x, y, epochs=epochs, batch_size=8, callbacks=callbacks, verbose=0)
+            start = checkpoint.initial_epoch(epochs)
+            model.fit(x, y, epochs=epochs, initial_epoch=start, batch_size=8, callbacks=callbacks, verbose=0)
         except Interrupt:
             pass
         return list(seen.rates.values())
@@ -356,7 +417,7 @@ def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, ca
     assert [int(r["epoch"]) for r in history(run_dir)] == [1, 2]
     model = rundir.load_model(os.path.join(run_dir, "model.keras"))
     assert float(model.optimizer.learning_rate) == pytest.approx(5e-4)  # not the checkpoint's 1e-3
-    assert int(model.optimizer.iterations) == 2 * 4 + 2
+    assert int(model.optimizer.iterations) == 2 * 4  # the two batches of epoch 2 in the checkpoint, once
 
 
 def test_an_absurd_learning_rate_gives_one_line(tmp_path, capsys):
@@ -595,7 +656,10 @@ def test_bad_evaluate_input(make_args, fragment, tmp_path, capsys):
 
 def test_text_on_a_run_of_another_task(finished_run, capsys):
     one_line_error(
-        capsys, run_evaluate(finished_run, "--text", "Great."), 2, "need an imdb run, not 'timeseries'"
+        capsys,
+        run_evaluate(finished_run, "--text", "Great."),
+        2,
+        "--text does not apply to a 'timeseries' run (only to: imdb)",
     )
 
 

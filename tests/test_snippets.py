@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import keras
@@ -11,7 +10,7 @@ import pytest
 
 import models
 from models import snippets
-from tests.test_models import TINY_SPECS
+from tests.test_models import TINY_SPECS, with_timesteps
 from zoo import config as config_lib
 
 FILL = {"timesteps": 100, "features": 1, "number_of_classes": 4}
@@ -68,19 +67,19 @@ def test_snippet_verbatim_trains_and_matches_the_zoo_model(name, text, task, x_s
     assert np.all(np.isfinite(loss))
 
     config = config_lib.resolve({"model": name, "task": task})
-    spec = dataclasses.replace(TINY_SPECS[task], timesteps=x_shape[1])
+    spec = with_timesteps(TINY_SPECS[task], x_shape[1])
     zoo_model = models.get_model(name).build(config, spec, config.api)
     assert describe(zoo_model) == describe(printed)
 
 
 def test_snippet_settings_resolve_for_their_task():
     forecaster = config_lib.resolve({"model": "snippet-forecaster", "task": "timeseries"})
-    assert (forecaster.window, forecaster.horizon, forecaster.units) == (10, 1, 50)
+    assert forecaster.task_settings == {"window": 10, "horizon": 1} and forecaster.units == 50
     classifier = config_lib.resolve({"model": "snippet-classifier", "task": "waveforms"})
     assert classifier.one_hot_labels and classifier.optimizer == "rmsprop"
     # Their optimizers are printed with a fixed rate: no task's schedule applies.
     assert forecaster.lr_schedule == classifier.lr_schedule == "constant"
-    with pytest.raises(ValueError, match="runs only on: timeseries"):
+    with pytest.raises(ValueError, match="cannot serve task 'imdb': it has a regression head"):
         config_lib.resolve({"model": "snippet-forecaster", "task": "imdb"})
     with pytest.raises(ValueError, match="as printed; --units does not apply"):
         config_lib.resolve({"model": "snippet-classifier", "task": "waveforms", "units": 8})
@@ -103,4 +102,7 @@ def test_snippets_run_from_the_command_line(model, task, tmp_path):
     metrics = json.load(open(f"{run_dir}/metrics.json"))
     assert ("model_mse" if task == "timeseries" else "accuracy") in metrics
     saved = json.load(open(f"{run_dir}/config.json"))["config"]
-    assert saved["window" if task == "timeseries" else "one_hot_labels"] in (10, True)
+    assert (saved["task_settings"].get("window") if task == "timeseries" else saved["one_hot_labels"]) in (
+        10,
+        True,
+    )

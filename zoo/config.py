@@ -1,7 +1,9 @@
-"""One typed config: defaults < task defaults < model preset < command line.
+"""One typed config: defaults < task defaults < model preset < the task's recipe for it < command line.
 
-The resolved config is saved as `config.json` in the run directory, so that
-evaluate.py needs no repeated flags.
+The general settings are `TrainConfig`'s fields; each task declares its
+own (`Task.settings`), kept in `TrainConfig.task_settings`. The resolved
+config is saved as `config.json` in the run directory, so that evaluate.py
+needs no repeated flags.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import math
 from typing import Any
 
 from zoo.distribute import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
-from zoo.spec import POOLS  # nor this
+from zoo.spec import TOKENS, Setting  # nor this
 
-# Bumped when a field changes meaning; evaluate.py refuses other versions.
-CONFIG_VERSION = 1
+# Bumped when a field changes meaning; version 1 (task settings as fields) is read, others refused.
+CONFIG_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -47,23 +49,17 @@ class TrainConfig:
     clipnorm: float | None = None
     patience: int = 3  # epochs without a better validation loss before stopping
     seed: int = 42
-    # XLA: on CPU Keras's "auto" means off. Measured here it is 2.3x faster
-    # for a 64-unit LSTM at batch 64, but slower for wide layers and long
-    # sequences (a 256-unit GRU at batch 128: 0.7 s a step with XLA, 0.35 s
-    # without), so tasks with large models turn it off in their defaults.
+    # XLA: faster for small cells, slower for wide layers and long sequences,
+    # so tasks with large models turn it off (docs/tuning.md).
     jit_compile: bool = True
     checkpoint_every: int = 0  # batches between mid-epoch checkpoints; 0 = each epoch only
     # tf.distribute strategy (zoo/distribute.py); batch_size stays the global batch.
     distribute: str = "none"
-    # Task settings (used by the tasks that have them).
-    # imdb: how the head reads the RNN's outputs (zoo.spec.POOLS). "mean" is
-    # the default here because runs saved before the setting existed used it.
-    pool: str = "mean"
-    seq_len: int = 200
-    max_tokens: int = 20000
-    window: int = 50
-    horizon: int = 1
+    # The chapter's classifier is compiled with categorical cross-entropy:
+    # classification tasks then serve one-hot labels.
     one_hot_labels: bool = False
+    # The task's own settings (its `Setting`s: sequence length, window...).
+    task_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Locations.
     data_dir: str | None = None
     run_dir: str | None = None
@@ -72,7 +68,9 @@ class TrainConfig:
 LR_SCHEDULES = ("constant", "cosine")
 APIS = ("sequential", "functional")  # the same names as models.rnn.APIS (no Keras import here)
 # Settings that take one of a few names.
-CHOICES = {"distribute": DISTRIBUTE, "lr_schedule": LR_SCHEDULES, "api": APIS, "pool": POOLS}
+CHOICES = {"distribute": DISTRIBUTE, "lr_schedule": LR_SCHEDULES, "api": APIS}
+# General settings that only tasks with token inputs read.
+TOKEN_SETTINGS = ("embedding_dim", "embedding_dropout")
 
 # Command-line flags: (config field, type, help). Every flag defaults to
 # None, meaning "not given": the resolved value comes from the layers below.
@@ -91,13 +89,6 @@ FLAGS = [
     ("dropout", float, "dropout rate between layers, in [0, 1)"),
     ("embedding_dropout", float, "token tasks: spatial dropout rate after the embedding, in [0, 1)"),
     ("embedding_dim", int, "embedding size for token inputs"),
-    ("seq_len", int, "text tasks: words (imdb) or characters per training window (shakespeare)"),
-    ("max_tokens", int, "imdb: vocabulary size"),
-    (
-        "pool",
-        str,
-        "imdb: what the head reads: max or mean (masked, over every step's output), or last (the final state)",
-    ),
     ("patience", int, "epochs without a better validation loss before early stopping"),
     ("seed", int, "random seed (weights, shuffling); same seed, same weights on CPU"),
     ("checkpoint_every", int, "also checkpoint every N training batches (0: each epoch only)"),
@@ -131,17 +122,19 @@ POSITIVE = (
     "layers",
     "learning_rate",
     "clipnorm",
-    "seq_len",
-    "max_tokens",
-    "window",
-    "horizon",
     "embedding_dim",
     "patience",
 )
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds the training flags (each with help) to `parser`."""
+def add_flags(parser: argparse.ArgumentParser, tasks=None) -> None:
+    """Adds the training flags (each with help) to `parser`.
+
+    Args:
+        parser: The parser.
+        tasks: The registered tasks (`datasets.TASKS`), whose own settings
+            become flags grouped by the tasks that declare them.
+    """
     for field, kind, help_text in FLAGS:
         parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=help_text)
     parser.add_argument(
@@ -156,16 +149,91 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="wrap every recurrent layer in Bidirectional (overrides the preset)",
     )
+    add_setting_flags(parser, [(task.name, task.settings) for task in (tasks or {}).values()], "task")
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, declared, what: str, parse_positive: bool = False
+) -> None:
+    """One flag per setting name, in a `--help` group named after the tasks that declare it.
+
+    Args:
+        parser: The parser.
+        declared: `(task name, settings)` pairs.
+        what: The kind of settings, for the group titles ("task", "evaluation").
+        parse_positive: Refuse a non-positive value of a positive setting
+            while parsing (else `validate` refuses it, naming the flag).
+    """
+    readers: dict[str, list[tuple[str, Setting]]] = {}
+    for task, settings in declared:
+        for setting in settings:
+            readers.setdefault(setting.name, []).append((task, setting))
+    groups: dict[tuple[str, ...], Any] = {}  # tasks -> their argument group
+    for name, pairs in readers.items():
+        tasks = tuple(task for task, _ in pairs)
+        if tasks not in groups:
+            groups[tasks] = parser.add_argument_group(f"{what} settings of {', '.join(tasks)}")
+        kinds = {setting.type for _, setting in pairs}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"tasks declare setting {name!r} with different types: {sorted(k.__name__ for k in kinds)}"
+            )
+        setting = pairs[0][1]
+
+        def described(s: Setting) -> str:
+            return s.help if s.default is None else f"{s.help} (default: {s.default})"
+
+        if len({described(s) for _, s in pairs}) == 1:
+            help_text = described(setting)
+        else:
+            help_text = "; ".join(f"{task}: {described(s)}" for task, s in pairs)
+        if setting.type is bool:
+            groups[tasks].add_argument(
+                setting.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        elif setting.many:
+            groups[tasks].add_argument(
+                setting.flag, type=setting.type, action="append", default=None, help=help_text
+            )
+        else:
+            kind = positive(setting.type) if setting.positive and parse_positive else setting.type
+            groups[tasks].add_argument(setting.flag, type=kind, default=None, help=help_text)
+
+
+def positive(kind):
+    """An argparse type: a finite number > 0 of `kind` (refuses nan and inf)."""
+
+    def parse(text):
+        value = kind(text)
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names it: "invalid int value: 'x'"
+    return parse
+
+
+def task_setting_names(tasks) -> dict[str, list[str]]:
+    """Setting name -> the names of the tasks that declare it."""
+    readers: dict[str, list[str]] = {}
+    for task in tasks.values():
+        for setting in task.settings:
+            readers.setdefault(setting.name, []).append(task.name)
+    return readers
 
 
 def resolve(args: dict[str, Any]) -> TrainConfig:
     """Resolves flags (None = not given) into a validated `TrainConfig`.
 
+    Layers, each over the one before: `TrainConfig`'s defaults, the task's
+    settings' defaults, the task's `defaults`, the model's preset, the
+    task's recipe for that model (`Task.recipes`), the flags given.
+
     Raises:
-        ValueError: unknown model/task, an incompatible pair, or a bad value.
+        ValueError: unknown model/task, an incompatible pair, a flag that
+            does not apply, or a bad value.
     """
-    # Imported here, not at the top: they import TensorFlow (seconds), and
-    # train.py reads the flags and announces a resume before that.
+    # Imported here, not at the top: they import TensorFlow (seconds).
     import datasets
     import models
 
@@ -173,40 +241,65 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     # `is None`, not `or`: an empty name is an unknown name, not the default.
     task = datasets.get_task(defaults.task if args.get("task") is None else args["task"])
     entry = models.get_model(defaults.model if args.get("model") is None else args["model"])
-    if entry.tasks is not None and task.name not in entry.tasks:
-        raise ValueError(f"model {entry.name!r} runs only on: {', '.join(entry.tasks)}")
+    refusal = entry.refusal(task.heads, task.input_kinds, len(task.input_names))
+    if refusal:
+        raise ValueError(f"model {entry.name!r} cannot serve task {task.name!r}: {refusal}")
+    own = {setting.name: setting for setting in task.settings}
     task_defaults = task.defaults
     if entry.compiles:
         # The model compiles itself: no task default of a setting it fixes
         # (a learning-rate schedule, say) applies to it.
         task_defaults = {k: v for k, v in task.defaults.items() if k not in FIXED_BY_SNIPPETS}
-    values = dataclasses.asdict(defaults) | task_defaults | entry.preset
-    values |= entry.task_overrides.get(task.name, {})
-    given = {k: v for k, v in args.items() if v is not None and k in values}
+    general = dataclasses.asdict(defaults)
+    del general["task_settings"]
+    values = general | {name: s.default for name, s in own.items()} | task_defaults | entry.preset
+    values |= task.recipes.get(entry.name, {})
+    unknown = sorted(set(values) - set(general) - set(own))
+    if unknown:  # a preset or recipe naming a setting nobody declares: a bug, said plainly
+        raise ValueError(
+            f"task {task.name!r} / model {entry.name!r} set unknown settings: {', '.join(unknown)}"
+        )
+    readers = task_setting_names(datasets.TASKS)
+    given = {k: v for k, v in args.items() if v is not None and (k in general or k in readers)}
     fixed = sorted(set(given) & set(FIXED_BY_SNIPPETS)) if entry.compiles else []
     if fixed:
         raise ValueError(
             f"{entry.name!r} is the chapter's model as printed; --{fixed[0].replace('_', '-')} does not apply to it"
         )
-    # A flag that some task lists in its `settings` applies to those tasks only.
     for name in given:
-        readers = [t.name for t in datasets.TASKS.values() if name in t.settings]
-        if readers and task.name not in readers:
+        flag = "--" + name.replace("_", "-")
+        if name in readers and name not in own:
             raise ValueError(
-                f"--{name.replace('_', '-')} does not apply to task {task.name!r} "
-                f"(only to: {', '.join(readers)})"
+                f"{flag} does not apply to task {task.name!r} (only to: {', '.join(readers[name])})"
             )
+        if name in TOKEN_SETTINGS and TOKENS not in task.input_kinds:
+            token_tasks = [t.name for t in datasets.TASKS.values() if TOKENS in t.input_kinds]
+            raise ValueError(
+                f"{flag} does not apply to task {task.name!r} (only to: {', '.join(token_tasks)})"
+            )
+    if given.get("api") in APIS and given["api"] not in entry.apis:
+        raise ValueError(
+            f"{entry.name!r} is built with the {' or '.join(entry.apis)} API only; --api {given['api']} does not apply"
+        )
     values |= given
     values.update(model=entry.name, task=task.name)
-    config = TrainConfig(**values)
-    validate(config)
+    config = TrainConfig(
+        **{k: v for k, v in values.items() if k in general},
+        task_settings={k: v for k, v in values.items() if k in own},
+    )
+    validate(config, task.settings)
     if config.bidirectional and task.generative:
         raise ValueError(f"a bidirectional model cannot serve {task.name!r}: generation runs left to right")
     return config
 
 
-def validate(config: TrainConfig) -> None:
-    """Raises ValueError for a value out of range, naming the value received."""
+def validate(config: TrainConfig, settings=None) -> None:
+    """Raises ValueError for a value out of range, naming the value received.
+
+    Args:
+        config: The config.
+        settings: The task's `Setting`s, checked against `config.task_settings`.
+    """
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if isinstance(value, float) and not math.isfinite(value):
@@ -227,26 +320,50 @@ def validate(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value not in choices:
             raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
+    if settings is not None:
+        declared = {s.name: s for s in settings}
+        unknown = sorted(set(config.task_settings) - set(declared))
+        if unknown:
+            raise ValueError(f"task {config.task!r} has no setting {unknown[0]!r}")
+        for name, setting in declared.items():
+            if name not in config.task_settings:
+                raise ValueError(f"task {config.task!r} needs its setting {setting.flag}")
+            setting.check(config.task_settings[name])
 
 
 def to_json(config: TrainConfig) -> dict[str, Any]:
     return {"version": CONFIG_VERSION, "config": dataclasses.asdict(config)}
 
 
+# Version 1 kept these task settings as fields; runs saved before imdb had
+# --pool read the mean of the steps.
+V1_TASK_FIELDS = {"seq_len": 200, "max_tokens": 20000, "window": 50, "horizon": 1, "pool": "mean"}
+
+
 def from_json(data: dict[str, Any], where: str) -> TrainConfig:
-    """Rebuilds a saved config; refuses other versions or unknown fields."""
-    if data.get("version") != CONFIG_VERSION or not isinstance(data.get("config"), dict):
+    """Rebuilds a saved config (this version's, or version 1's); refuses others or unknown fields."""
+    import datasets  # the task's settings (TensorFlow: evaluate.py loads a model next anyway)
+
+    version = data.get("version")
+    if version not in (1, CONFIG_VERSION) or not isinstance(data.get("config"), dict):
         raise ValueError(
             f"{where} was written by another version of the zoo (config version "
-            f"{data.get('version')!r}, this one reads {CONFIG_VERSION}); retrain with this version"
+            f"{version!r}, this one reads 1 and {CONFIG_VERSION}); retrain with this version"
         )
+    saved = dict(data["config"])
+    if version == 1:
+        task = datasets.TASKS.get(saved.get("task"))
+        names = [s.name for s in task.settings] if task else []
+        old = {k: saved.pop(k, default) for k, default in V1_TASK_FIELDS.items()}
+        saved["task_settings"] = {k: old[k] for k in names if k in old}
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data["config"]) - known)
+    unknown = sorted(set(saved) - known)
     if unknown:
         raise ValueError(f"{where} has settings this version does not know: {', '.join(unknown)}")
-    config = TrainConfig(**data["config"])
     try:
-        validate(config)
+        config = TrainConfig(**saved)
+        task = datasets.get_task(config.task)
+        validate(config, task.settings)
     except (TypeError, ValueError) as err:  # TypeError: a value of the wrong type
         raise ValueError(f"{where} holds an invalid setting ({err})") from None
     return config
