@@ -28,6 +28,7 @@ from benchmarks.distribute import free_ports, generate_data
 from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
 from zoo import cli, distribute, rundir
+from zoo import cluster as cluster_lib
 
 TIMEOUT = 240  # seconds for any one distributed run
 # Global batch 256: the validation split (5,600 windows) is 22 steps, each a collective one.
@@ -402,15 +403,15 @@ def test_worker_roles_follow_tensorflows_rule():
             "task": {"type": "worker", "index": i},
         }
     )
-    assert distribute.worker_role("multiworker", {}) == distribute.Role(0, 1)
-    assert distribute.worker_role("multiworker", {"TF_CONFIG": worker(0)}) == distribute.Role(0, 2)
-    assert not distribute.worker_role("multiworker", {"TF_CONFIG": worker(1)}).chief
-    assert not distribute.worker_role("multiworker", {"TF_CONFIG": worker(0, chief=True)}).chief
+    assert cluster_lib.worker_role("multiworker", {}) == cluster_lib.Role(0, 1)
+    assert cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(0)}) == cluster_lib.Role(0, 2)
+    assert not cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(1)}).chief
+    assert not cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(0, chief=True)}).chief
     chief = json.dumps(
         {"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}
     )
-    assert distribute.worker_role("multiworker", {"TF_CONFIG": chief}) == distribute.Role(0, 2)
-    assert distribute.worker_role("mirrored", {"TF_CONFIG": worker(1)}).chief  # TF_CONFIG is multiworker's
+    assert cluster_lib.worker_role("multiworker", {"TF_CONFIG": chief}) == cluster_lib.Role(0, 2)
+    assert cluster_lib.worker_role("mirrored", {"TF_CONFIG": worker(1)}).chief  # TF_CONFIG is multiworker's
 
 
 def test_a_global_batch_must_split_evenly():

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Any
 
-from zoo.distribute import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
+from zoo.cluster import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
 from zoo.spec import POOLS  # nor this
 
 # Bumped when a field changes meaning; evaluate.py refuses other versions.

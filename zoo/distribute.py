@@ -19,14 +19,13 @@ gets batch/R examples of every batch, and the gradients are summed across
 replicas (Keras scales each replica's loss by 1/R), so one step is the step
 of one device on the whole batch.
 
-TensorFlow is imported inside the functions that need it: train.py reads
-`TF_CONFIG` (who is the chief) before TensorFlow starts.
+Who is the chief (`TF_CONFIG`) and the strategy names live in zoo/cluster.py,
+which imports no TensorFlow: train.py reads them before TensorFlow starts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import json
@@ -36,7 +35,8 @@ import zlib
 
 import numpy as np
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+from zoo.cluster import STRATEGIES, Role
+
 # Splits the CPU into N logical devices for `--distribute mirrored`, so that
 # two replicas run without GPUs (tests, CI). Read once, when the strategy is
 # created, which must come before TensorFlow initialises its devices.
@@ -48,50 +48,6 @@ class WorkerLostError(ConnectionError):
 
     A `ConnectionError` (an `OSError`): train.py reports it as one line, exit 1.
     """
-
-
-@dataclasses.dataclass(frozen=True)
-class Role:
-    """This process's place in the cluster that `TF_CONFIG` describes."""
-
-    index: int = 0  # 0 is the chief, the one worker that writes the run directory
-    workers: int = 1
-
-    @property
-    def chief(self) -> bool:
-        return self.index == 0
-
-
-def worker_role(strategy_name: str, environ=None) -> Role:
-    """Who this process is, read from `TF_CONFIG` without starting TensorFlow.
-
-    Only `--distribute multiworker` reads `TF_CONFIG`; without it (or with
-    another strategy) the process is a single, chief, worker. The chief is
-    the task of type "chief" or, where the cluster has none, worker 0
-    (TensorFlow's own rule).
-
-    Raises:
-        ValueError: `TF_CONFIG` is not JSON, or names a task that does not train.
-    """
-    environ = os.environ if environ is None else environ
-    raw = environ.get("TF_CONFIG", "")
-    if strategy_name != "multiworker" or not raw.strip():
-        return Role()
-    try:
-        spec = json.loads(raw)
-        cluster, task = spec.get("cluster", {}), spec.get("task", {})
-        chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
-        kind, index = task.get("type"), int(task.get("index", 0))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise ValueError(
-            f"TF_CONFIG is not a cluster description ({err}); see README, 'Outgrow one machine'"
-        ) from None
-    if kind not in ("chief", "worker"):
-        raise ValueError(f"TF_CONFIG task type {kind!r}: only 'chief' and 'worker' tasks train")
-    where = index if kind == "chief" else len(chiefs) + index
-    if not 0 <= where < len(chiefs) + len(workers):
-        raise ValueError(f"TF_CONFIG task {kind} {index} is not in its cluster")
-    return Role(where, len(chiefs) + len(workers))
 
 
 def make_strategy(name: str):

@@ -21,8 +21,8 @@ import numpy as np
 import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
+from zoo import cluster, distribute, plots, rundir
 from zoo import config as config_lib
-from zoo import distribute, plots, rundir
 
 
 class NonFiniteLossError(RuntimeError):
@@ -272,7 +272,7 @@ def train(
     # The strategy first: the CPU split and MultiWorkerMirroredStrategy are
     # possible only before TensorFlow initialises its devices.
     strategy = distribute.make_strategy(config.distribute)
-    role = distribute.worker_role(config.distribute)
+    role = cluster.worker_role(config.distribute)
     run_dir = rundir.default_run_dir(config)
     config.run_dir = run_dir
     out_dir = run_dir if role.chief else tempfile.mkdtemp(prefix=f"rnn-zoo-worker{role.index}-")
