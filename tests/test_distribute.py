@@ -27,7 +27,7 @@ import train
 from benchmarks.distribute import free_ports, generate_data
 from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
-from zoo import cli, distribute, rundir
+from zoo import cli, collectives, distribute, multiworker, run_transfer, rundir
 from zoo import cluster as cluster_lib
 
 TIMEOUT = 240  # seconds for any one distributed run
@@ -132,7 +132,7 @@ def fingerprints(cluster: Cluster) -> list[str]:
 
 
 def saved_fingerprint(run_dir) -> str:
-    return distribute.fingerprint(rundir.load_model(os.path.join(run_dir, "model.keras")).get_weights())
+    return collectives.fingerprint(rundir.load_model(os.path.join(run_dir, "model.keras")).get_weights())
 
 
 # --- Mirrored: replicas on one machine ---------------------------------------------------
@@ -289,14 +289,14 @@ def test_two_workers_through_imdb_length_batches_with_a_worker_left_empty(cluste
     assert a == b == saved_fingerprint(run_dir)
 
 
-# Calls distribute.fit directly: train.py's own checks (the same task data on
+# Calls multiworker.fit directly: train.py's own checks (the same task data on
 # every worker) would stop workers with different data before it is reached.
 UNEQUAL_WORKERS = """
 import json, os, sys
 import numpy as np
 import keras
 import tensorflow as tf
-from zoo import distribute
+from zoo import distribute, multiworker
 strategy = distribute.make_strategy("multiworker")
 index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
 with strategy.scope():
@@ -305,7 +305,7 @@ with strategy.scope():
 x = np.ones((8 + 4 * index, 3), "float32")  # global batches of 4: worker 1 counts 3, worker 0 counts 2
 train = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4)
 try:
-    distribute.fit(model, strategy, train, None, epochs=1, steps_per_epoch=None, callbacks=[], verbose=0)
+    multiworker.fit(model, strategy, train, None, epochs=1, steps_per_epoch=None, callbacks=[], verbose=0)
 except ValueError as err:
     print("refused:", err)
     sys.exit(3)
@@ -438,12 +438,12 @@ def test_the_files_a_run_resumes_from_travel_whole(tmp_path):
         (run_dir / name).write_bytes(data)
     (run_dir / "backup" / ".latest.weights.h5.x.tmp").write_bytes(b"a kill's leftover")
     (run_dir / "model.keras").write_bytes(b"not part of an unfinished run")
-    distribute._unpack(distribute._pack(str(run_dir)), str(copy))
+    run_transfer.unpack(run_transfer.pack(str(run_dir)), str(copy))
     got = {str(p.relative_to(copy)): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
     assert got == files
-    evil = distribute._pack(str(run_dir)).replace(b"history.csv", b"../../x.csv")
+    evil = run_transfer.pack(str(run_dir)).replace(b"history.csv", b"../../x.csv")
     with pytest.raises(ValueError, match="unexpected file"):
-        distribute._unpack(evil, str(tmp_path / "evil"))
+        run_transfer.unpack(evil, str(tmp_path / "evil"))
 
 
 def test_batch_count_knows_where_an_epoch_ends():
@@ -453,9 +453,9 @@ def test_batch_count_knows_where_an_epoch_ends():
     known = tf.data.Dataset.range(41).batch(4)
     unknown = tf.data.Dataset.range(41).filter(lambda x: x >= 0).batch(4)
     assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
-    assert distribute.batch_count(known, "data") == distribute.batch_count(unknown, "validation data") == 11
+    assert multiworker.batch_count(known, "data") == multiworker.batch_count(unknown, "validation data") == 11
     # Shuffled training data is never counted: the pass would use up a reshuffle.
     with pytest.raises(ValueError, match="the training data has no known length; its loader should"):
-        distribute.batch_count(unknown, "training data", count=False)
+        multiworker.batch_count(unknown, "training data", count=False)
     with pytest.raises(ValueError, match="the validation data never ends"):
-        distribute.batch_count(known.repeat(), "validation data")
+        multiworker.batch_count(known.repeat(), "validation data")

@@ -21,7 +21,7 @@ import numpy as np
 import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
-from zoo import cluster, distribute, plots, rundir
+from zoo import cluster, collectives, distribute, multiworker, plots, run_transfer, rundir, worker_loss
 from zoo import config as config_lib
 
 
@@ -277,7 +277,7 @@ def train(
     config.run_dir = run_dir
     out_dir = run_dir if role.chief else tempfile.mkdtemp(prefix=f"rnn-zoo-worker{role.index}-")
     try:
-        with distribute.worker_losses(role) if role.workers > 1 else contextlib.nullcontext():
+        with worker_loss.worker_losses(role) if role.workers > 1 else contextlib.nullcontext():
             _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks)
     finally:
         if not role.chief:
@@ -295,8 +295,8 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
         settings = {
             k: v for k, v in config_lib.to_json(config)["config"].items() if k not in ("data_dir", "run_dir")
         }
-        distribute.check_same(strategy, role, "settings", settings)
-        resume = distribute.prepare_everywhere(
+        collectives.check_same(strategy, role, "settings", settings)
+        resume = run_transfer.prepare_everywhere(
             strategy, role, run_dir, out_dir, lambda where: rundir.prepare(where, config, overwrite)
         )
     else:
@@ -316,7 +316,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     state = rundir.read_json(state_path) if resume and os.path.exists(state_path) else None
     data = task.load(config, state)
     if role.workers > 1:
-        distribute.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
+        collectives.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
     rundir.write_json(state_path, data.state)
     saved = config_lib.to_json(config) | {"flags": flags}
     rundir.write_json(os.path.join(out_dir, rundir.CONFIG_FILE), saved | {"finished": False})
@@ -354,7 +354,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     # Progress bars for people, lines for logs; the chief alone reports.
     verbose = (2 if os.environ.get("CI") else "auto") if role.chief else 0
     if config.distribute == "multiworker":  # model.fit fails there (keras-team/keras#20585)
-        distribute.fit(
+        multiworker.fit(
             model,
             strategy,
             train_ds,
@@ -375,7 +375,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
             shuffle=False,  # the task's pipeline shuffles, seeded; Keras cannot shuffle a tf.data.Dataset
         )
     if role.workers > 1:
-        weights = distribute.check_in_sync(strategy, model, "ended")
+        weights = collectives.check_in_sync(strategy, model, "ended")
         print(
             f"Worker {role.index} of {role.workers}: weights {weights}, the same on every worker.", flush=True
         )
