@@ -45,7 +45,7 @@ def _floats(logs: dict) -> dict:
     return {name: float(value) for name, value in logs.items()}
 
 
-def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callbacks, verbose):
+def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callbacks, verbose, initial_epoch=0):
     """`model.fit` for `MultiWorkerMirroredStrategy`: Keras's steps, epoch loop and callbacks.
 
     The same loop as Keras 3.15's `fit` (TensorFlow trainer): reset the
@@ -64,6 +64,9 @@ def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callback
         epochs, steps_per_epoch: As for `model.fit`.
         callbacks: Keras callbacks, the same list `model.fit` gets.
         verbose: As for `model.fit` (0 on the workers that are not the chief).
+        initial_epoch: The epoch to start at (0-based), as for `model.fit`;
+            a resumed run passes the epoch of its checkpoint. The same on
+            every worker.
 
     Returns:
         The `keras.callbacks.History`.
@@ -111,11 +114,11 @@ def fit(model, strategy, train, validation, *, epochs, steps_per_epoch, callback
             )
         model.stop_training = False
         callbacks.on_train_begin()  # restores the checkpoint, the same one on every worker
-        check_in_sync(strategy, model, "would start", model._initial_epoch or 0)
+        check_in_sync(strategy, model, "would start", initial_epoch)
         # Like Keras: with steps_per_epoch, each epoch continues the stream.
         stream = iter(train_data) if steps_per_epoch else None
         epoch_logs: dict = {}
-        for epoch in range(model._initial_epoch or 0, epochs):
+        for epoch in range(initial_epoch, epochs):
             model.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             iterator = stream if stream is not None else iter(train_data)

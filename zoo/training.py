@@ -363,6 +363,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
             steps_per_epoch=config.steps_per_epoch,
             callbacks=callbacks,
             verbose=verbose,
+            initial_epoch=resume.epoch if resume else 0,
         )
     else:
         model.fit(
