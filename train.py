@@ -64,14 +64,14 @@ def main(argv=None) -> None:
         return
     # Announce a resume first, before TensorFlow starts (seconds, and its log
     # lines): the same command as the unfinished run's, read from its config.json.
-    from zoo import config, distribute, rundir
+    from zoo import cluster, config, rundir
 
     flags = given_flags(args)
     guess = args.run_dir or os.path.join(
         "runs", args.task or config.TrainConfig.task, args.model or config.TrainConfig.model
     )
     # Of the workers of a multi-worker run, only the chief (TF_CONFIG) writes the run.
-    role = distribute.worker_role(args.distribute or config.TrainConfig.distribute)
+    role = cluster.worker_role(args.distribute or config.TrainConfig.distribute)
     note = None if args.overwrite or not role.chief else rundir.peek_resume(guess, flags)
     if note:
         print(note, flush=True)

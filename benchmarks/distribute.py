@@ -35,15 +35,14 @@ MODES = (("one device", "none", 1), ("1 worker", "multiworker", 1), ("2 workers"
 def worker(out: str, distribute: str, flags: list[str]) -> None:
     """One training process: trains with a step timer; the chief writes the timings to `out`."""
     from benchmarks.timing import StepTimer
-    from zoo import config, training
-    from zoo import distribute as distribute_lib
+    from zoo import cluster, config, training
 
     parser = argparse.ArgumentParser()
     config.add_flags(parser)
     args = vars(parser.parse_args([*flags, "--distribute", distribute]))
     timer = StepTimer(skip_epochs=1)  # the first epoch traces the step
     training.train(config.resolve(args), extra_callbacks=(timer,))
-    if distribute_lib.worker_role(distribute).chief:
+    if cluster.worker_role(distribute).chief:
         with open(out, "w") as f:
             json.dump(timer.seconds, f)
 

@@ -27,7 +27,8 @@ import train
 from benchmarks.distribute import free_ports, generate_data
 from tests.cli_helpers import mid_epoch_checkpoint_seen
 from tests.conftest import ROOT
-from zoo import cli, distribute, rundir
+from zoo import cli, collectives, distribute, multiworker, run_transfer, rundir
+from zoo import cluster as cluster_lib
 
 TIMEOUT = 240  # seconds for any one distributed run
 # Global batch 256: the validation split (5,600 windows) is 22 steps, each a collective one.
@@ -131,7 +132,7 @@ def fingerprints(cluster: Cluster) -> list[str]:
 
 
 def saved_fingerprint(run_dir) -> str:
-    return distribute.fingerprint(rundir.load_model(os.path.join(run_dir, "model.keras")).get_weights())
+    return collectives.fingerprint(rundir.load_model(os.path.join(run_dir, "model.keras")).get_weights())
 
 
 # --- Mirrored: replicas on one machine ---------------------------------------------------
@@ -288,14 +289,14 @@ def test_two_workers_through_imdb_length_batches_with_a_worker_left_empty(cluste
     assert a == b == saved_fingerprint(run_dir)
 
 
-# Calls distribute.fit directly: train.py's own checks (the same task data on
+# Calls multiworker.fit directly: train.py's own checks (the same task data on
 # every worker) would stop workers with different data before it is reached.
 UNEQUAL_WORKERS = """
 import json, os, sys
 import numpy as np
 import keras
 import tensorflow as tf
-from zoo import distribute
+from zoo import distribute, multiworker
 strategy = distribute.make_strategy("multiworker")
 index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
 with strategy.scope():
@@ -304,7 +305,7 @@ with strategy.scope():
 x = np.ones((8 + 4 * index, 3), "float32")  # global batches of 4: worker 1 counts 3, worker 0 counts 2
 train = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4)
 try:
-    distribute.fit(model, strategy, train, None, epochs=1, steps_per_epoch=None, callbacks=[], verbose=0)
+    multiworker.fit(model, strategy, train, None, epochs=1, steps_per_epoch=None, callbacks=[], verbose=0)
 except ValueError as err:
     print("refused:", err)
     sys.exit(3)
@@ -402,15 +403,15 @@ def test_worker_roles_follow_tensorflows_rule():
             "task": {"type": "worker", "index": i},
         }
     )
-    assert distribute.worker_role("multiworker", {}) == distribute.Role(0, 1)
-    assert distribute.worker_role("multiworker", {"TF_CONFIG": worker(0)}) == distribute.Role(0, 2)
-    assert not distribute.worker_role("multiworker", {"TF_CONFIG": worker(1)}).chief
-    assert not distribute.worker_role("multiworker", {"TF_CONFIG": worker(0, chief=True)}).chief
+    assert cluster_lib.worker_role("multiworker", {}) == cluster_lib.Role(0, 1)
+    assert cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(0)}) == cluster_lib.Role(0, 2)
+    assert not cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(1)}).chief
+    assert not cluster_lib.worker_role("multiworker", {"TF_CONFIG": worker(0, chief=True)}).chief
     chief = json.dumps(
         {"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}
     )
-    assert distribute.worker_role("multiworker", {"TF_CONFIG": chief}) == distribute.Role(0, 2)
-    assert distribute.worker_role("mirrored", {"TF_CONFIG": worker(1)}).chief  # TF_CONFIG is multiworker's
+    assert cluster_lib.worker_role("multiworker", {"TF_CONFIG": chief}) == cluster_lib.Role(0, 2)
+    assert cluster_lib.worker_role("mirrored", {"TF_CONFIG": worker(1)}).chief  # TF_CONFIG is multiworker's
 
 
 def test_a_global_batch_must_split_evenly():
@@ -437,12 +438,12 @@ def test_the_files_a_run_resumes_from_travel_whole(tmp_path):
         (run_dir / name).write_bytes(data)
     (run_dir / "backup" / ".latest.weights.h5.x.tmp").write_bytes(b"a kill's leftover")
     (run_dir / "model.keras").write_bytes(b"not part of an unfinished run")
-    distribute._unpack(distribute._pack(str(run_dir)), str(copy))
+    run_transfer.unpack(run_transfer.pack(str(run_dir)), str(copy))
     got = {str(p.relative_to(copy)): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
     assert got == files
-    evil = distribute._pack(str(run_dir)).replace(b"history.csv", b"../../x.csv")
+    evil = run_transfer.pack(str(run_dir)).replace(b"history.csv", b"../../x.csv")
     with pytest.raises(ValueError, match="unexpected file"):
-        distribute._unpack(evil, str(tmp_path / "evil"))
+        run_transfer.unpack(evil, str(tmp_path / "evil"))
 
 
 def test_batch_count_knows_where_an_epoch_ends():
@@ -452,9 +453,9 @@ def test_batch_count_knows_where_an_epoch_ends():
     known = tf.data.Dataset.range(41).batch(4)
     unknown = tf.data.Dataset.range(41).filter(lambda x: x >= 0).batch(4)
     assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
-    assert distribute.batch_count(known, "data") == distribute.batch_count(unknown, "validation data") == 11
+    assert multiworker.batch_count(known, "data") == multiworker.batch_count(unknown, "validation data") == 11
     # Shuffled training data is never counted: the pass would use up a reshuffle.
     with pytest.raises(ValueError, match="the training data has no known length; its loader should"):
-        distribute.batch_count(unknown, "training data", count=False)
+        multiworker.batch_count(unknown, "training data", count=False)
     with pytest.raises(ValueError, match="the validation data never ends"):
-        distribute.batch_count(known.repeat(), "validation data")
+        multiworker.batch_count(known.repeat(), "validation data")

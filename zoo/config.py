@@ -13,7 +13,7 @@ import dataclasses
 import math
 from typing import Any
 
-from zoo.distribute import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
+from zoo.cluster import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
 from zoo.spec import TOKENS, Setting  # nor this
 
 # Bumped when a field changes meaning; version 1 (task settings as fields) is read, others refused.

@@ -20,8 +20,8 @@ import keras
 import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
+from zoo import cluster, collectives, distribute, multiworker, plots, run_transfer, rundir, worker_loss
 from zoo import config as config_lib
-from zoo import distribute, plots, rundir
 from zoo.checkpoint import (
     EarlyStopping,
     NonFiniteLossError,
@@ -160,12 +160,12 @@ def train(
     # The strategy first: the CPU split and MultiWorkerMirroredStrategy are
     # possible only before TensorFlow initialises its devices.
     strategy = distribute.make_strategy(config.distribute)
-    role = distribute.worker_role(config.distribute)
+    role = cluster.worker_role(config.distribute)
     run_dir = rundir.default_run_dir(config)
     config.run_dir = run_dir
     out_dir = run_dir if role.chief else tempfile.mkdtemp(prefix=f"rnn-zoo-worker{role.index}-")
     try:
-        with distribute.worker_losses(role) if role.workers > 1 else contextlib.nullcontext():
+        with worker_loss.worker_losses(role) if role.workers > 1 else contextlib.nullcontext():
             _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks)
     finally:
         if not role.chief:
@@ -183,8 +183,8 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
         settings = {
             k: v for k, v in config_lib.to_json(config)["config"].items() if k not in ("data_dir", "run_dir")
         }
-        distribute.check_same(strategy, role, "settings", settings)
-        resume = distribute.prepare_everywhere(
+        collectives.check_same(strategy, role, "settings", settings)
+        resume = run_transfer.prepare_everywhere(
             strategy, role, run_dir, out_dir, lambda where: rundir.prepare(where, config, overwrite)
         )
     else:
@@ -204,7 +204,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     state = rundir.read_json(state_path) if resume and os.path.exists(state_path) else None
     data = task.load(config, state)
     if role.workers > 1:
-        distribute.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
+        collectives.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
     rundir.write_json(state_path, data.state)
     saved = config_lib.to_json(config) | {"flags": flags}
     rundir.write_json(os.path.join(out_dir, rundir.CONFIG_FILE), saved | {"finished": False})
@@ -243,20 +243,20 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     def load_train():
         return fresh.pop() if fresh else task.load(config, data.state, splits=("train",)).train
 
-    multiworker = config.distribute == "multiworker"  # model.fit fails there (keras-team/keras#20585)
+    own_loop = config.distribute == "multiworker"  # model.fit fails there (keras-team/keras#20585)
     segments = resume_segments(
         load_train,
         checkpoint.point,
         config.epochs,
         config.steps_per_epoch,
-        iterators_per_epoch=1 if multiworker else 2,
+        iterators_per_epoch=1 if own_loop else 2,
     )
     # Progress bars for people, lines for logs; the chief alone reports.
     verbose = (2 if os.environ.get("CI") else "auto") if role.chief else 0
     for segment in segments:
         nan_check.batch_offset = checkpoint.point.batches_done if checkpoint.point else 0
-        if multiworker:
-            distribute.fit(
+        if own_loop:
+            multiworker.fit(
                 model,
                 strategy,
                 segment.train,
@@ -282,7 +282,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
             break
     early_stopping.restore_best(model)  # the weights of the best validation epoch
     if role.workers > 1:
-        weights = distribute.check_in_sync(strategy, model, "ended")
+        weights = collectives.check_in_sync(strategy, model, "ended")
         print(
             f"Worker {role.index} of {role.workers}: weights {weights}, the same on every worker.", flush=True
         )
