@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 from datasets.base import Task, TaskData, finish, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
-from zoo import metrics, rundir
+from zoo import files, metrics
 from zoo.spec import NEXT_TOKEN, TOKENS, InputSpec, Setting, TaskSpec
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -198,7 +198,7 @@ def evaluate_characters(model, config, data, options, run_dir, seed_text, text_i
         )
     generated, speed = generate(model, data.state, seed_text, options, config.seed)
     sample = seed_text + generated
-    rundir.write_text(os.path.join(run_dir, "samples.txt"), sample + "\n")
+    files.write_text(os.path.join(run_dir, "samples.txt"), sample + "\n")
     return {
         "loss_nats_per_char": nats,
         "bits_per_char": nats / math.log(2),

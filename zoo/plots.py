@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; works on machines without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from zoo import rundir  # noqa: E402
+from zoo import files  # noqa: E402
 
 
 def save_curves(history_csv: str, path: str) -> None:
@@ -30,7 +30,7 @@ def save_curves(history_csv: str, path: str) -> None:
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend()
-    rundir.save_figure(fig, path)
+    files.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -46,5 +46,5 @@ def save_forecast(windows, truths, predictions, naive, path: str) -> None:
         ax.plot(future, n, "s", color="tab:blue", alpha=0.6, label="naive (last value)")
         ax.set_xlabel("step")
     axes[0][0].legend(loc="best", fontsize="small")
-    rundir.save_figure(fig, path)
+    files.save_figure(fig, path)
     plt.close(fig)

@@ -1,9 +1,6 @@
-"""The run directory: atomic writes, refusal to clobber, resuming, safe loading.
+"""The run directory: its files, refusal to clobber, resuming, safe loading.
 
-Every file is written to a temporary file in the same directory and moved
-into place with `os.replace`, so a kill during a save leaves the previous
-good file, never a truncated one. (Keras's own `model.save` writes in place:
-a kill halfway leaves a truncated archive.)
+Every file of a run is written atomically (zoo/files.py).
 
 This module imports Keras only where a model is saved or loaded, so that
 train.py can announce a resume before TensorFlow starts.
@@ -11,7 +8,6 @@ train.py can announce a resume before TensorFlow starts.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -21,6 +17,17 @@ import zipfile
 from pathlib import Path
 
 from zoo import config as config_lib
+from zoo.files import (  # noqa: F401  (the run's files are written through rundir)
+    atomic_path,
+    load_arrays,
+    remove_leftovers,
+    save_arrays,
+    save_figure,
+    save_model,
+    save_weights,
+    write_json,
+    write_text,
+)
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -47,105 +54,10 @@ RUN_FILES = (
 RESUME_MAY_CHANGE = ("learning_rate", "clipnorm", "data_dir", "run_dir")
 # The first bytes of an HDF5 file (a legacy Keras model, whatever its name).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-# mkstemp creates files readable by the owner only; run files get the usual
-# mode that the umask allows, like any file the user writes.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
 
 
 class RunError(RuntimeError):
     """A run directory that cannot be used as asked; the message says why."""
-
-
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-@contextlib.contextmanager
-def atomic_path(path, suffix: str = ""):
-    """Yields a temporary path beside `path`; moves it over `path` on success.
-
-    On an exception the temporary file is removed and `path` is untouched; on
-    a kill it stays behind as a hidden `.NAME.*.tmp*` file, which `prepare()`
-    removes.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp" + suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, FILE_MODE)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # the data is on disk before the name points to it
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Makes a rename durable (a power cut after it keeps the new name)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # some platforms cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_text(path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-
-def write_json(path, data) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def save_model(model, path) -> None:
-    # Keras insists on the .keras suffix for the temporary file too.
-    with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
-
-
-def save_weights(model, path) -> None:
-    """Weights and optimizer state, as `model.save_weights` writes them."""
-    with atomic_path(path, suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
-
-
-def save_arrays(path, arrays) -> None:
-    """A list of NumPy arrays (e.g. `model.get_weights()`) as an .npz file."""
-    import numpy as np
-
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, *arrays)
-
-
-def load_arrays(path) -> list:
-    import numpy as np
-
-    with np.load(path) as data:
-        return [data[f"arr_{i}"] for i in range(len(data.files))]
-
-
-def save_figure(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-
-
-def remove_leftovers(directory) -> None:
-    """Removes the temporary files that a kill during a save left behind."""
-    for leftover in Path(directory).glob(".*.tmp*"):
-        if leftover.is_file():
-            leftover.unlink()
 
 
 def read_json(path):
