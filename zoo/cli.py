@@ -24,6 +24,7 @@ class ArgumentParser(argparse.ArgumentParser):
 # this module imports nothing heavy before main() runs.
 EXPECTED = (
     ("zoo.rundir", "RunError", 2),  # the run directory cannot be used as asked
+    ("zoo.runlock", "InUseError", 2),  # another process trains in the run directory
     ("datasets.tfds_source", "DataNotFoundError", 2),  # the dataset is not there
     ("zoo.training", "NonFiniteLossError", 1),  # NaN/inf loss: a failure during the run
 )
