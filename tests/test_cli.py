@@ -235,3 +235,20 @@ def test_the_start_up_filter_keeps_errors_and_python_warnings():
         "E0000 00:00:1796114313.576072   10396 other.cc:52] a real error",
         "W1201 08:41:02.123456   10396 x.cc:1] a warning after the block",
     ]
+
+
+@pytest.mark.parametrize(
+    "terminal,ci,expected", [(True, None, "auto"), (False, None, 2), (True, "1", 2), (False, "1", 2)]
+)
+def test_keras_prints_one_line_per_epoch_into_a_log(terminal, ci, expected, monkeypatch):
+    class Stdout:
+        def isatty(self):
+            return terminal
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    monkeypatch.delenv("CI", raising=False)
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    from zoo import cli
+
+    assert cli.keras_verbose() == expected

@@ -112,6 +112,21 @@ if not DEBUG and "tensorflow" not in sys.modules:
     sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
+def keras_verbose() -> int | str:
+    """The `verbose` of `model.fit` for this process's stdout.
+
+    Returns:
+        "auto" (progress bars) on a terminal; 2 (one line per epoch) when
+        stdout is a file or a pipe, or under CI, so that a log holds no
+        progress-bar redraws.
+    """
+    try:
+        terminal = sys.stdout is not None and sys.stdout.isatty()
+    except ValueError:  # closed
+        terminal = False
+    return "auto" if terminal and not os.environ.get("CI") else 2
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad flag as one `error: ...` line (exit 2), like every other error."""
 
