@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -62,24 +63,29 @@ def main(argv=None) -> None:
     if args.list:
         print_list()
         return
-    # Announce a resume first, before TensorFlow starts (seconds, and its log
-    # lines): the same command as the unfinished run's, read from its config.json.
-    from zoo import cluster, config, rundir
+    from zoo import cluster, config, rundir, runlock
 
     flags = given_flags(args)
+    # The names are exact (no aliases): this is the run directory that
+    # config.resolve() gives, known before anything is resolved or loaded.
     guess = args.run_dir or os.path.join(
         "runs", args.task or config.TrainConfig.task, args.model or config.TrainConfig.model
     )
     # Of the workers of a multi-worker run, only the chief (TF_CONFIG) writes the run.
     role = cluster.worker_role(args.distribute or config.TrainConfig.distribute)
-    note = None if args.overwrite or not role.chief else rundir.peek_resume(guess, flags)
-    if note:
-        print(note, flush=True)
+    # One training per run directory, --overwrite too: a second command is
+    # refused at once, before it writes anything.
+    with runlock.hold(guess) if role.chief else contextlib.nullcontext():
+        # Announce a resume first, before the data and the model load (seconds):
+        # the same command as the unfinished run's, read from its config.json.
+        note = None if args.overwrite or not role.chief else rundir.peek_resume(guess, flags)
+        if note:
+            print(note, flush=True)
 
-    from zoo import training
+        from zoo import training
 
-    cfg = config.resolve(vars(args))
-    run_dir = training.train(cfg, overwrite=args.overwrite, flags=flags, announced=note is not None)
+        cfg = config.resolve(vars(args))
+        run_dir = training.train(cfg, overwrite=args.overwrite, flags=flags, announced=note is not None)
     if role.chief:
         print(f"Run saved in {run_dir}; evaluate it with: python evaluate.py {run_dir}")
     else:

@@ -28,18 +28,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (through benchmarks.timing)
+from zoo import cli  # noqa: F401  (quiets TensorFlow's start-up log: before benchmarks.timing loads it)
 
-from benchmarks.environment import describe, header  # noqa: E402
-from benchmarks.timing import matmul_peak  # noqa: E402
-from models.rnn import PRESETS  # noqa: E402
+# isort: split
+from benchmarks.environment import describe, header
+from benchmarks.timing import matmul_peak
+from models.rnn import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"

@@ -47,9 +47,11 @@ import dataclasses
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX shares the GPU with PyTorch
 
+from zoo import cli  # noqa: E402, F401  (quiets TensorFlow's start-up log: before keras loads it)
+
+# isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

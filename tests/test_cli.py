@@ -180,3 +180,75 @@ def test_processes_exit_with_one_line_and_no_traceback(tmp_path):
         timeout=120,
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+# TensorFlow's C++ start-up lines on a CPU-only machine, written before any
+# TF_CPP_MIN_LOG_LEVEL takes effect.
+START_UP = (
+    "All log messages before absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers",
+    "This TensorFlow binary is optimized",
+    "failed call to cuInit",
+)
+
+
+def test_tensorflow_starts_quietly_unless_debugging():
+    """A real process: no start-up lines, while what comes after the import still reaches stderr."""
+    code = "import os, zoo.cli, tensorflow as tf; tf.constant(1.0) + 1; os.write(2, b'after the import\\n')"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNN_ZOO_DEBUG")}
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "after the import\n"
+    debug = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env | {"RNN_ZOO_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert debug.returncode == 0 and "after the import" in debug.stderr
+    if not any(line in debug.stderr for line in START_UP):
+        pytest.skip("TensorFlow writes no start-up lines on this machine")
+
+
+def test_the_start_up_filter_keeps_errors_and_python_warnings():
+    code = """if True:
+        import os, warnings
+        from zoo import cli
+        with cli.quiet_tensorflow_import():
+            os.write(2, b"I0000 00:00:1796114309.872869   10396 port.cc:153] oneDNN custom operations are on\\n")
+            os.write(2, b"I0000 00:00:1796114309.944638   10396 cpu_feature_guard.cc:227] This TensorFlow binary\\n")
+            os.write(2, b"To enable the following instructions: AVX2 FMA, in other operations, rebuild\\n")
+            warnings.warn("a Python warning")
+            os.write(2, b"E0000 00:00:1796114313.576072   10396 other.cc:52] a real error\\n")
+        os.write(2, b"W1201 08:41:02.123456   10396 x.cc:1] a warning after the block\\n")
+    """
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines[0].endswith(": UserWarning: a Python warning"), lines
+    assert lines[1:] == [
+        "E0000 00:00:1796114313.576072   10396 other.cc:52] a real error",
+        "W1201 08:41:02.123456   10396 x.cc:1] a warning after the block",
+    ]
+
+
+@pytest.mark.parametrize(
+    "terminal,ci,expected", [(True, None, "auto"), (False, None, 2), (True, "1", 2), (False, "1", 2)]
+)
+def test_keras_prints_one_line_per_epoch_into_a_log(terminal, ci, expected, monkeypatch):
+    class Stdout:
+        def isatty(self):
+            return terminal
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    monkeypatch.delenv("CI", raising=False)
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    from zoo import cli
+
+    assert cli.keras_verbose() == expected

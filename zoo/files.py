@@ -106,7 +106,11 @@ def save_figure(fig, path) -> None:
 
 
 def remove_leftovers(directory) -> None:
-    """Removes the temporary files that a kill during a save left behind."""
+    """Removes the temporary files that a kill during a save left behind.
+
+    Only `.NAME.*.tmp*` files: the `.lock` of a training in progress
+    (zoo/runlock.py) stays.
+    """
     for leftover in Path(directory).glob(".*.tmp*"):
         if leftover.is_file():
             leftover.unlink()
