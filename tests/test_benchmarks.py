@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 
 
 def test_throughput_quick(tmp_path):
-    readme = tmp_path / "README.md"
-    shutil.copy(ROOT / "README.md", readme)
+    readme = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs" / "benchmarks.md", readme)
     result = throughput.main(["--quick", "--repeats", "2", "--cells", "lstm", "--readme", str(readme)])
     table = readme.read_text().split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
     assert "| lstm |" in table and "| gru |" not in table and "| simplernn |" not in table
@@ -36,11 +36,11 @@ def test_throughput_quick(tmp_path):
 
 
 def test_throughput_gpu_table_from_saved_json(tmp_path, capsys):
-    """The GPU run (JAX, no TensorFlow) saves JSON; --from-json writes its own README table from it."""
+    """The GPU run (JAX, no TensorFlow) saves JSON; --from-json writes its own table from it."""
     saved = json.loads((ROOT / "benchmarks" / "throughput_gpu.json").read_text())
     assert saved["environment"]["accelerator"] and saved["environment"]["backend"] == "jax"
-    readme = tmp_path / "README.md"
-    shutil.copy(ROOT / "README.md", readme)
+    readme = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs" / "benchmarks.md", readme)
     before = readme.read_text()
     cpu_table = before.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
     (tmp_path / "gpu.json").write_text(json.dumps(saved))
@@ -52,7 +52,7 @@ def test_throughput_gpu_table_from_saved_json(tmp_path, capsys):
     assert "not run (XLA only)" in lstm  # JAX always compiles: no "no XLA" path
     share = 100 * next(r for r in saved["rows"] if r["cell"] == "lstm")["zoo_peak_fraction"]
     assert f"| {share:.2f}% (" in lstm  # small shares keep two decimals instead of reading 0%
-    # The CPU table is untouched; the committed README already holds this very GPU table.
+    # The CPU table is untouched; the committed docs/benchmarks.md already holds this very GPU table.
     assert after.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0] == cpu_table
     assert after == before
     assert table.strip() in capsys.readouterr().out
