@@ -13,48 +13,111 @@ from benchmarks import environment, results, throughput
 from tests.conftest import ROOT
 
 
-def test_throughput_quick(tmp_path):
-    readme = tmp_path / "benchmarks.md"
-    shutil.copy(ROOT / "docs" / "benchmarks.md", readme)
-    result = throughput.main(["--quick", "--repeats", "2", "--cells", "lstm", "--readme", str(readme)])
-    table = readme.read_text().split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
+def benchmarks_page(path):
+    """A page with both throughput tables' markers, as docs/benchmarks.md has them."""
+    path.write_text(
+        "intro\n<!-- throughput:begin -->\nold cpu\n<!-- throughput:end -->\n"
+        "middle\n<!-- throughput-gpu:begin -->\nold gpu\n<!-- throughput-gpu:end -->\noutro\n"
+    )
+    return path
+
+
+def between(text, name):
+    return text.split(f"<!-- {name}:begin -->")[1].split(f"<!-- {name}:end -->")[0]
+
+
+def test_throughput_quick(tmp_path, monkeypatch):
+    measured = []  # (path, batch) of every Keras and PyTorch measurement, in order
+    keras_run, torch_run = throughput.keras_samples_per_second, throughput.torch_samples_per_second
+
+    def keras_spy(cell, path, batch, *sizes):
+        measured.append((path, batch))
+        return keras_run(cell, path, batch, *sizes)
+
+    def torch_spy(cell, batch, *sizes):
+        measured.append(("torch", batch))
+        return torch_run(cell, batch, *sizes)  # None without torch
+
+    monkeypatch.setattr(throughput, "keras_samples_per_second", keras_spy)
+    monkeypatch.setattr(throughput, "torch_samples_per_second", torch_spy)
+    page = benchmarks_page(tmp_path / "benchmarks.md")
+    result = throughput.main(["--quick", "--repeats", "2", "--cells", "lstm", "--readme", str(page)])
+    table = between(page.read_text(), "throughput")
+    assert between(page.read_text(), "throughput-gpu") == "\nold gpu\n"  # a CPU run writes the CPU table
     assert "| lstm |" in table and "| gru |" not in table and "| simplernn |" not in table
     assert "of 2 rounds" in table
     assert result["matmul_peak_range"][0] <= result["matmul_peak_gflops"] <= result["matmul_peak_range"][1]
     assert [r["cell"] for r in result["rows"]] == ["lstm"]
+
+    # Keras defaults and PyTorch run at the zoo's batch (16 in --quick) and at their default (8).
+    settings = result["settings"]
+    zoo, default = settings["zoo_batch"], settings["default_batch"]
+    assert zoo != default
+    per_round = [("zoo", zoo), ("zoo-no-xla", zoo), ("keras-default", zoo), ("keras-default", default)]
+    assert measured == 2 * (per_round + [("torch", zoo), ("torch", default)])
     for row in result["rows"]:
         assert len(row["runs"]) == 2
-        for path in ("zoo", "zoo_no_xla", "keras_default"):
+        for path in ("zoo", "zoo_no_xla", "keras_default_zoo_batch", "keras_default"):
             low, high = row[f"{path}_range"]
             assert 0 < low <= row[path] <= high
             assert row[path] == pytest.approx((row["runs"][0][path] + row["runs"][1][path]) / 2)
         # Ratios are taken within each round, then their median (of two: the mean).
-        ratios = [run["zoo"] / run["keras_default"] for run in row["runs"]]
-        assert row["speedup"] == pytest.approx(sum(ratios) / 2)
+        for name, other in (("speedup_same_batch", "keras_default_zoo_batch"), ("speedup", "keras_default")):
+            ratios = [run["zoo"] / run[other] for run in row["runs"]]
+            assert row[name] == pytest.approx(sum(ratios) / 2)
+
+    # Both ratios, each labelled with its batch sizes, in a table of their own.
+    header = next(line for line in table.splitlines() if line.startswith("| cell | zoo / Keras defaults"))
+    assert header.split(" | ")[1:3] == [
+        f"zoo / Keras defaults, same batch ({zoo} vs {zoo})",
+        f"zoo / Keras defaults, each side's default batch ({zoo} vs {default})",
+    ]
+    row = result["rows"][0]
+    ratios = next(line for line in table.splitlines()[::-1] if line.startswith("| lstm |"))
+    speedups = [
+        throughput._spread(row[n], row[f"{n}_range"], "{:.2f}x") for n in ("speedup_same_batch", "speedup")
+    ]
+    assert ratios.startswith(f"| lstm | {speedups[0]} | {speedups[1]} | ")
+    assert f"| Keras defaults, batch {zoo} | Keras defaults, batch {default} |" in table
     # FLOPs per sample: 3 x steps x 2 x gates x (embed + units) x units.
     assert throughput.train_flops_per_sample("lstm", 200, 64, 64) == 3 * 200 * 2 * 4 * 128 * 64
 
 
 def test_throughput_gpu_table_from_saved_json(tmp_path, capsys):
-    """The GPU run (JAX, no TensorFlow) saves JSON; --from-json writes its own table from it."""
+    """The GPU run (JAX, no TensorFlow) saves JSON; --from-json writes its own table from it.
+
+    The saved run predates the paths at the zoo's batch: those cells say "n/a", the rest is as measured.
+    """
     saved = json.loads((ROOT / "benchmarks" / "throughput_gpu.json").read_text())
     assert saved["environment"]["accelerator"] and saved["environment"]["backend"] == "jax"
-    readme = tmp_path / "benchmarks.md"
-    shutil.copy(ROOT / "docs" / "benchmarks.md", readme)
-    before = readme.read_text()
-    cpu_table = before.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0]
+    assert "keras_default_zoo_batch" not in saved["rows"][0]["runs"][0]  # if it gains them, test those
+    page = benchmarks_page(tmp_path / "benchmarks.md")
     (tmp_path / "gpu.json").write_text(json.dumps(saved))
-    throughput.main(["--from-json", str(tmp_path / "gpu.json"), "--readme", str(readme)])
-    after = readme.read_text()
-    table = after.split("<!-- throughput-gpu:begin -->")[1].split("<!-- throughput-gpu:end -->")[0]
+    throughput.main(["--from-json", str(tmp_path / "gpu.json"), "--readme", str(page)])
+    after = page.read_text()
+    table = between(after, "throughput-gpu")
+    assert between(after, "throughput") == "\nold cpu\n"  # the CPU table is untouched
     assert f"GPU {saved['environment']['accelerator']}" in table and "PyTorch on cuda" in table
-    lstm = next(line for line in table.splitlines() if line.startswith("| lstm |"))
-    assert "not run (XLA only)" in lstm  # JAX always compiles: no "no XLA" path
-    share = 100 * next(r for r in saved["rows"] if r["cell"] == "lstm")["zoo_peak_fraction"]
-    assert f"| {share:.2f}% (" in lstm  # small shares keep two decimals instead of reading 0%
-    # The CPU table is untouched; the committed docs/benchmarks.md already holds this very GPU table.
-    assert after.split("<!-- throughput:begin -->")[1].split("<!-- throughput:end -->")[0] == cpu_table
-    assert after == before
+    assert "n/a: not measured in this run" in table
+    samples, ratios = (line for line in table.splitlines() if line.startswith("| lstm |"))
+    lstm = next(r for r in saved["rows"] if r["cell"] == "lstm")
+    zoo, no_xla, keras_zoo_batch, keras_default, torch_zoo_batch, torch = samples.split(" | ")[1:7]
+    assert no_xla == "not run (XLA only)"  # JAX always compiles: no "no XLA" path
+    assert keras_zoo_batch == torch_zoo_batch == "n/a"
+    assert keras_default.startswith(f"{lstm['keras_default']:.0f} (") and torch.startswith(
+        f"{lstm['torch']:.0f} ("
+    )
+    share = 100 * lstm["zoo_peak_fraction"]
+    assert f"| {share:.2f}% (" in samples  # small shares keep two decimals instead of reading 0%
+    # Same batch: n/a. Each side's default: the saved ratio, and zoo / PyTorch from the saved rounds.
+    torch_ratio = sorted(run["zoo"] / run["torch"] for run in lstm["runs"])[1]  # the median of three
+    assert ratios.split(" | ")[1:] == [
+        "n/a",
+        throughput._spread(lstm["speedup"], lstm["speedup_range"], "{:.2f}x"),
+        "n/a",
+        f"{torch_ratio:.2f}x ({min(r['zoo'] / r['torch'] for r in lstm['runs']):.2f}x-"
+        f"{max(r['zoo'] / r['torch'] for r in lstm['runs']):.2f}x) |",
+    ]
     assert table.strip() in capsys.readouterr().out
 
 
@@ -101,7 +164,8 @@ def test_gpu_benchmark_imports_no_tensorflow():
     assert "tensorflow" in module_level_imports("datasets.imdb", set())
 
 
-def between(text: str, begin: str, end: str) -> str:
+def marked(text: str, begin: str, end: str) -> str:
+    """What stands between the `begin` and `end` markers of `text`."""
     return text.split(begin)[1].split(end)[0]
 
 
@@ -126,7 +190,7 @@ def test_results_quick_rewrites_only_the_tables(tmp_path):
     assert run["matmul_gflops"] > 0  # measured before training
     # The full table in docs/results.md ...
     after = docs.read_text()
-    table = between(after, results.BEGIN, results.END)
+    table = marked(after, results.BEGIN, results.END)
     assert "--quick: smoke-test sizes" in table and "| waveforms | `gru` | 1 | " in table
     assert (
         f"matmul peak before training: {run['matmul_gflops']:.0f} GFLOP/s (1 of 1 runs recorded it: waveforms)"
@@ -135,7 +199,7 @@ def test_results_quick_rewrites_only_the_tables(tmp_path):
     assert after.split(results.BEGIN)[0] == docs_before.split(results.BEGIN)[0]
     assert after.split(results.END)[1] == docs_before.split(results.END)[1]
     # ... and the best model of each task in the README: here one task, one row.
-    short = between(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
+    short = marked(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
     assert "--quick: smoke-test sizes" in short
     assert [line.split(" | ")[:2] for line in short.splitlines() if line.startswith("| waveforms")] == [
         ["| waveforms", "`gru`"]
@@ -182,7 +246,7 @@ def test_results_render_only_writes_the_committed_tables(tmp_path):
     assert saved.read_text() == (ROOT / "benchmarks" / "results.json").read_text()
     assert not (tmp_path / "runs").exists()
     # The README holds the short table only, docs/results.md the full one.
-    short = between(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
+    short = marked(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
     assert [line.split(" | ")[0] for line in short.splitlines() if line.startswith("| ")][2:] == [
         "| imdb",
         "| shakespeare",
