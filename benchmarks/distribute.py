@@ -11,7 +11,7 @@ batch end) after the first epoch (tracing); the table gives the median.
 * `2 workers`: `--distribute multiworker`, two processes on this machine,
   each with half of every global batch.
 
-    python -m benchmarks.distribute --readme README.md   # timeseries, lstm, 32 units, batches 64 and 512
+    python -m benchmarks.distribute --readme docs/distributed.md   # timeseries, lstm, 32 units, batches 64 and 512
     python -m benchmarks.distribute --quick --batch-sizes 8   # tiny sizes
 """
 
@@ -109,7 +109,9 @@ def main(argv=None):
         "--steps", type=int, default=50, help="training steps per epoch (2 epochs, the first untimed)"
     )
     parser.add_argument("--out", help="also write the results as JSON here")
-    parser.add_argument("--readme", help="rewrite this README's distribute table (e.g. README.md)")
+    parser.add_argument(
+        "--readme", help="rewrite the distribute table of this Markdown file (docs/distributed.md holds it)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one training process
     parser.add_argument("--distribute", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)

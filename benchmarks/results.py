@@ -1,16 +1,19 @@
-"""Train and evaluate the default presets, and write the README's results table.
+"""Train and evaluate the default presets, and write the results tables of README.md and docs/results.md.
 
 Each row runs the same commands a user would (`python train.py ...` then
 `python evaluate.py ...`, fresh processes, default settings plus `--seed`),
 reads `metrics.json` and `history.csv`, and keeps the numbers in
-`benchmarks/results.json`; the README table between the `results` markers is
-rewritten from that file, with date, CPU and versions.
+`benchmarks/results.json`. Both tables are rewritten from that file, with
+date, CPU and versions: every run in docs/results.md (between the `results`
+markers), the best model of each task in README.md (between the
+`results-short` markers).
 
     python -m benchmarks.results                         # every row (about an hour on 2 cores)
     python -m benchmarks.results --rows timeseries,waveforms
     python -m benchmarks.results --rows timeseries --models stacked-gru   # one model of a row
-    python -m benchmarks.results --quick --rows waveforms --readme /tmp/README.md   # tests
     python -m benchmarks.results --rows shakespeare --evaluate-only   # a new metric, no retraining
+    python -m benchmarks.results --render-only           # both tables from results.json, nothing run
+    python -m benchmarks.results --quick --rows waveforms --readme /tmp/README.md --docs /tmp/results.md   # tests
 
 Training time is the sum of the epochs' wall-clock seconds in history.csv
 (training and validation, XLA compilation included; data preparation,
@@ -42,7 +45,8 @@ from benchmarks.timing import matmul_peak
 from models.rnn import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"  # every run: docs/results.md
+SHORT_BEGIN, SHORT_END = "<!-- results-short:begin -->", "<!-- results-short:end -->"  # README.md
 MACHINE_FILE = "benchmark_machine.json"  # in the run directory, written by run_one
 RECURRENT = tuple(PRESETS)  # every recurrent preset, from the model registry
 
@@ -201,19 +205,32 @@ def speeds(results) -> str:
     )
 
 
-def render(results) -> str:
+def header_line(results, what="") -> str:
+    """Date, machine, versions and matmul peaks of the runs, and the command that wrote the table."""
     env = results["environment"] | {"date": measured_on(results)}
-    lines = [
+    return (
         f"Measured {header(env)}{speeds(results)}, by `python -m benchmarks.results`"
+        + (f"; {what}" if what else "")
         + (" (**--quick: smoke-test sizes, not results**)" if env.get("quick") else "")
-        + ".",
+        + "."
+    )
+
+
+def row_order(results) -> list[str]:
+    """The keys of `results["rows"]` in the order of ROWS (unknown rows last)."""
+    order = [f"{task}/{model}" for task, model_names, _, _ in ROWS.values() for model in model_names]
+    return sorted(results["rows"], key=lambda k: order.index(k) if k in order else len(order))
+
+
+def render(results) -> str:
+    """docs/results.md's table: every run of every row."""
+    lines = [
+        header_line(results),
         "",
         "| task | model | seed | result | epochs | training s | target |",
         "| --- | --- | --- | --- | ---: | ---: | --- |",
     ]
-    order = [f"{task}/{model}" for task, model_names, _, _ in ROWS.values() for model in model_names]
-    keys = sorted(results["rows"], key=lambda k: order.index(k) if k in order else len(order))
-    for row in (results["rows"][k] for k in keys):
+    for row in (results["rows"][k] for k in row_order(results)):
         runs = row["runs"]
         for i, (seed, m) in enumerate(runs.items()):
             note = spread(list(runs.values())) if i == len(runs) - 1 else ""
@@ -224,14 +241,77 @@ def render(results) -> str:
     return "\n".join(lines)
 
 
-def write_readme(path, table, begin=BEGIN, end=END):
-    """Replaces what stands between the `begin` and `end` markers of `path` with `table`."""
-    text = Path(path).read_text(encoding="utf-8")
+# What "best" means per task: the metric its target is about, and whether higher is better.
+BEST_BY = {
+    "imdb": ("accuracy", True),
+    "waveforms": ("accuracy", True),
+    "shakespeare": ("best_val_loss", False),
+    "timeseries": ("model_mse", False),
+}
+
+
+def best_rows(results) -> list[dict]:
+    """The best row (model) of each task, by the mean of the task's metric over the row's seeds.
+
+    Tasks come in the table's order; of equal means, the first row in that order wins.
+    """
+    best = {}
+    for row in (results["rows"][k] for k in row_order(results)):
+        key, higher = BEST_BY[row["task"]]
+        mean = statistics.mean(m[key] for m in row["runs"].values())
+        sign = 1 if higher else -1
+        if row["task"] not in best or sign * mean > sign * best[row["task"]][0]:
+            best[row["task"]] = (mean, row)
+    return [row for _, row in best.values()]
+
+
+def short_result(task, runs) -> str:
+    """The best row's number: the mean over its seeds, with their range where there are several."""
+    key, _ = BEST_BY[task]
+    values = [m[key] for m in runs]
+    digits = {"accuracy": 4, "best_val_loss": 3, "model_mse": 5}[key]
+    number = f"{statistics.mean(values):.{digits}f}"
+    if task == "timeseries":
+        ratio = statistics.mean(m["mse_vs_linear"] for m in runs)
+        text = f"MSE {number}, {ratio:.2f}x the linear baseline's"
+    else:
+        text = f"{number} {'nats/char validation' if task == 'shakespeare' else 'test accuracy'}"
+    if len(values) > 1:
+        text += f" (mean of {len(values)} seeds, {min(values):.{digits}f}-{max(values):.{digits}f})"
+    return text
+
+
+def render_short(results) -> str:
+    """The README's table: one line per task, its best model (`best_rows`)."""
+    lines = [
+        header_line(results, "the best model of each task, by the mean over its seeds"),
+        "",
+        "| task | best model | result | training s | target |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for row in best_rows(results):
+        runs = list(row["runs"].values())
+        low, high = (f"{f(m['train_seconds'] for m in runs):.0f}" for f in (min, max))
+        seconds = low if low == high else f"{low}-{high}"
+        lines.append(
+            f"| {row['task']} | `{row['model']}` | {short_result(row['task'], runs)} | {seconds} | {row['target']} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_between(text: str, table: str, begin: str, end: str, where="the text") -> str:
+    """`text` with what stands between its `begin` and `end` markers replaced by `table`."""
     if begin not in text or end not in text:
-        raise ValueError(f"{path} has no {begin} ... {end} markers")
+        raise ValueError(f"{where} has no {begin} ... {end} markers")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    Path(path).write_text(f"{head}{begin}\n{table}\n{end}{tail}", encoding="utf-8")
+    return f"{head}{begin}\n{table}\n{end}{tail}"
+
+
+def write_readme(path, table, begin=BEGIN, end=END):
+    """Replaces what stands between the `begin` and `end` markers of `path` (any Markdown file) with `table`."""
+    text = Path(path).read_text(encoding="utf-8")
+    Path(path).write_text(replace_between(text, table, begin, end, path), encoding="utf-8")
 
 
 def environment(quick):
@@ -250,10 +330,24 @@ def main(argv=None):
         help="evaluate the finished runs in --out-dir again instead of training (refused where their "
         "settings are not today's defaults); for a new metric",
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="train and evaluate nothing: rewrite both tables from --results as it is",
+    )
     parser.add_argument("--out-dir", default="benchmarks/runs", help="where the runs go")
     parser.add_argument("--results", default="benchmarks/results.json", help="the results file to update")
-    parser.add_argument("--readme", default="README.md", help="README whose results table is rewritten")
+    parser.add_argument(
+        "--readme", default="README.md", help="file whose short table (best model per task) is rewritten"
+    )
+    parser.add_argument("--docs", default="docs/results.md", help="file whose full table is rewritten")
     args = parser.parse_args(argv)
+    if args.render_only:
+        if args.quick or args.evaluate_only:
+            parser.error("--render-only runs nothing: it takes neither --quick nor --evaluate-only")
+        results = json.loads(Path(args.results).read_text())
+        write_tables(results, args.readme, args.docs)
+        return results
     names = [n for n in args.rows.split(",") if n]
     unknown = sorted(set(names) - set(ROWS))
     if unknown:
@@ -283,10 +377,23 @@ def main(argv=None):
             runs = merge_runs(previous, fresh)
             results["rows"][f"{task}/{model}"] = dict(task=task, model=model, target=target, runs=runs)
             path.write_text(json.dumps(results, indent=2) + "\n")  # keep what is done
-    table = render(results)
-    write_readme(args.readme, table)
-    print(table)
+    write_tables(results, args.readme, args.docs)
     return results
+
+
+def write_tables(results, readme, docs) -> None:
+    """Rewrites the short table in `readme` and the full one in `docs`, and prints both.
+
+    Both files are checked for their markers before either is written, so a
+    missing marker leaves both as they were.
+    """
+    short, table = render_short(results), render(results)
+    texts = {path: Path(path).read_text(encoding="utf-8") for path in (readme, docs)}
+    texts[readme] = replace_between(texts[readme], short, SHORT_BEGIN, SHORT_END, readme)
+    texts[docs] = replace_between(texts[docs], table, BEGIN, END, docs)
+    for path, text in texts.items():
+        Path(path).write_text(text, encoding="utf-8")
+    print(table, short, sep="\n\n")
 
 
 if __name__ == "__main__":

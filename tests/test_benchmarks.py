@@ -164,43 +164,53 @@ def test_gpu_benchmark_imports_no_tensorflow():
     assert "tensorflow" in module_level_imports("datasets.imdb", set())
 
 
-def test_results_quick_rewrites_only_the_table(tmp_path):
-    readme = tmp_path / "README.md"
+def marked(text: str, begin: str, end: str) -> str:
+    """What stands between the `begin` and `end` markers of `text`."""
+    return text.split(begin)[1].split(end)[0]
+
+
+def copy_tables(tmp_path):
+    """Copies of README.md (short table) and docs/results.md (full table)."""
+    readme, docs = tmp_path / "README.md", tmp_path / "results.md"
     shutil.copy(ROOT / "README.md", readme)
-    before = readme.read_text()
-    out = results.main(
-        [
-            "--quick",
-            "--rows",
-            "waveforms",
-            "--seeds",
-            "1",
-            "--out-dir",
-            str(tmp_path / "runs"),
-            "--results",
-            str(tmp_path / "results.json"),
-            "--readme",
-            str(readme),
-        ]
-    )
+    shutil.copy(ROOT / "docs" / "results.md", docs)
+    return readme, docs
+
+
+def test_results_quick_rewrites_only_the_tables(tmp_path):
+    readme, docs = copy_tables(tmp_path)
+    before, docs_before = readme.read_text(), docs.read_text()
+    args = ["--quick", "--rows", "waveforms", "--seeds", "1", "--out-dir", str(tmp_path / "runs")]
+    args += ["--results", str(tmp_path / "results.json"), "--readme", str(readme), "--docs", str(docs)]
+    out = results.main(args)
     run = out["rows"]["waveforms/gru"]["runs"]["1"]
     assert 0 <= run["accuracy"] <= 1 and run["epochs"] == 1 and run["train_seconds"] > 0
     assert run["settings"]["task"] == "waveforms" and "seed" not in run["settings"]
     assert run["date"] == out["environment"]["date"]  # trained today
     assert run["matmul_gflops"] > 0  # measured before training
-    after = readme.read_text()
-    assert "--quick: smoke-test sizes" in after and "`gru`" in after
+    # The full table in docs/results.md ...
+    after = docs.read_text()
+    table = marked(after, results.BEGIN, results.END)
+    assert "--quick: smoke-test sizes" in table and "| waveforms | `gru` | 1 | " in table
     assert (
         f"matmul peak before training: {run['matmul_gflops']:.0f} GFLOP/s (1 of 1 runs recorded it: waveforms)"
-        in after
+        in table
     )
-    assert after.split(results.BEGIN)[0] == before.split(results.BEGIN)[0]
-    assert after.split(results.END)[1] == before.split(results.END)[1]
+    assert after.split(results.BEGIN)[0] == docs_before.split(results.BEGIN)[0]
+    assert after.split(results.END)[1] == docs_before.split(results.END)[1]
+    # ... and the best model of each task in the README: here one task, one row.
+    short = marked(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
+    assert "--quick: smoke-test sizes" in short
+    assert [line.split(" | ")[:2] for line in short.splitlines() if line.startswith("| waveforms")] == [
+        ["| waveforms", "`gru`"]
+    ]
+    assert f"| {run['accuracy']:.4f} test accuracy |" in short  # one seed: no mean, no range
+    assert readme.read_text().split(results.SHORT_BEGIN)[0] == before.split(results.SHORT_BEGIN)[0]
+    assert readme.read_text().split(results.SHORT_END)[1] == before.split(results.SHORT_END)[1]
     assert json.loads((tmp_path / "results.json").read_text())["environment"]["quick"] is True
 
     # --evaluate-only: the same run evaluated again, not retrained ...
-    args = ["--quick", "--rows", "waveforms", "--seeds", "1", "--out-dir", str(tmp_path / "runs")]
-    args += ["--results", str(tmp_path / "results.json"), "--readme", str(readme), "--evaluate-only"]
+    args += ["--evaluate-only"]
     model_file = tmp_path / "runs" / "waveforms" / "gru-seed1" / "model.keras"
     trained_at = model_file.stat().st_mtime_ns
     again = results.main(args)["rows"]["waveforms/gru"]["runs"]["1"]
@@ -218,6 +228,90 @@ def test_results_quick_rewrites_only_the_table(tmp_path):
     config_file.write_text(json.dumps(saved | {"config": saved["config"] | {"units": 4}}))
     os.utime(model_file, ns=(trained_at, trained_at + 1))
     assert "matmul_gflops" not in results.main(args)["rows"]["waveforms/gru"]["runs"]["1"]
+
+
+def test_results_render_only_writes_the_committed_tables(tmp_path):
+    """--render-only trains nothing and writes both tables from results.json: the committed ones."""
+    readme, docs = copy_tables(tmp_path)
+    saved = tmp_path / "results.json"
+    shutil.copy(ROOT / "benchmarks" / "results.json", saved)
+    readme.write_text(
+        results.replace_between(readme.read_text(), "old", results.SHORT_BEGIN, results.SHORT_END)
+    )
+    docs.write_text(results.replace_between(docs.read_text(), "old", results.BEGIN, results.END))
+    args = ["--render-only", "--results", str(saved), "--readme", str(readme), "--docs", str(docs)]
+    results.main(args + ["--out-dir", str(tmp_path / "runs")])
+    assert readme.read_text() == (ROOT / "README.md").read_text()
+    assert docs.read_text() == (ROOT / "docs" / "results.md").read_text()
+    assert saved.read_text() == (ROOT / "benchmarks" / "results.json").read_text()
+    assert not (tmp_path / "runs").exists()
+    # The README holds the short table only, docs/results.md the full one.
+    short = marked(readme.read_text(), results.SHORT_BEGIN, results.SHORT_END)
+    assert [line.split(" | ")[0] for line in short.splitlines() if line.startswith("| ")][2:] == [
+        "| imdb",
+        "| shakespeare",
+        "| timeseries",
+        "| waveforms",
+    ]
+    assert results.BEGIN not in readme.read_text() and results.SHORT_BEGIN not in docs.read_text()
+    with pytest.raises(SystemExit):
+        results.main(args + ["--quick"])  # runs nothing, so it has no sizes to choose
+
+
+def test_results_writes_neither_table_when_a_file_lacks_its_markers(tmp_path):
+    readme, docs = copy_tables(tmp_path)
+    docs.write_text("no table here\n")
+    before = readme.read_text()
+    fake = {"environment": ENV, "rows": {"waveforms/gru": ROW | {"runs": {"1": RUN}}}}
+    with pytest.raises(ValueError, match="has no <!-- results:begin --> ... <!-- results:end --> markers"):
+        results.write_tables(fake, readme, docs)
+    assert readme.read_text() == before and docs.read_text() == "no table here\n"
+
+
+ENV = {"date": "2026-11-28", "cores": 2, "cpu": "CPU", "python": "3", "tensorflow": "2", "keras": "3"}
+ROW = {"task": "waveforms", "model": "gru", "target": "t"}
+RUN = {"accuracy": 0.9, "epochs": 1, "train_seconds": 1.0}
+
+
+def test_results_short_table_gives_the_best_model_of_each_task():
+    """Best by the mean over seeds (not the best single seed); higher accuracy, lower loss and MSE."""
+
+    def row(task, model, runs):
+        return {"task": task, "model": model, "target": "t", "runs": dict(enumerate(runs, 1))}
+
+    def series(mse):
+        return {"model_mse": mse, "mse_vs_linear": mse / 0.006, "epochs": 1, "train_seconds": 1.0}
+
+    def chars(loss):
+        return {"best_val_loss": loss, "epochs": 1, "train_seconds": 2.0}
+
+    rows = [
+        # gru has the best single seed (0.95), bidirectional-gru the best mean (0.90 > 0.85).
+        row("imdb", "gru", [RUN | {"accuracy": 0.95}, RUN | {"accuracy": 0.75}]),
+        row(
+            "imdb",
+            "bidirectional-gru",
+            [RUN | {"accuracy": 0.90, "train_seconds": 3.4}, RUN | {"accuracy": 0.90}],
+        ),
+        row("timeseries", "lstm", [series(0.004)]),
+        row("timeseries", "gru", [series(0.003)]),
+        row("timeseries", "simplernn", [series(0.005)]),
+        row("shakespeare", "gru", [chars(1.40)]),
+        row("shakespeare", "stacked-gru", [chars(1.50)]),
+    ]
+    fake = {"environment": ENV, "rows": {f"{r['task']}/{r['model']}": r for r in rows}}
+    assert [(r["task"], r["model"]) for r in results.best_rows(fake)] == [
+        ("imdb", "bidirectional-gru"),
+        ("shakespeare", "gru"),
+        ("timeseries", "gru"),
+    ]
+    table = results.render_short(fake).splitlines()
+    assert table[0].startswith("Measured 2026-11-28, 2 CPU cores") and "best model of each task" in table[0]
+    assert table[4:] == [
+        "| imdb | `bidirectional-gru` | 0.9000 test accuracy (mean of 2 seeds, 0.9000-0.9000) | 1-3 | t |",
+        "| shakespeare | `gru` | 1.400 nats/char validation | 2 | t |",
+        "| timeseries | `gru` | MSE 0.00300, 0.50x the linear baseline's | 1 | t |",
+    ]
 
 
 def test_results_adds_seeds_only_to_runs_with_the_same_settings():

@@ -223,7 +223,7 @@ def test_mirrored_imdb_length_batches_with_a_replica_left_empty(tmp_path):
     np.testing.assert_allclose(two, one, rtol=1e-3)
     np.testing.assert_allclose(two[0, 0], one[0, 0], rtol=RTOL)  # epoch 1's loss precedes the uneven update
     # The uneven step shows (pinned on purpose: should Keras ever weigh each
-    # replica by its share of the batch, this fails and the README must change).
+    # replica by its share of the batch, this fails and docs/distributed.md must change).
     assert not np.allclose(two[1], one[1], rtol=RTOL, atol=0)
     assert np.all(one[-1] < one[0])
 
