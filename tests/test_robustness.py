@@ -529,6 +529,10 @@ def test_evaluate_refuses_runs_it_cannot_read(run_copy, tmp_path, capsys):
     run = str(run_copy)
     edit_config(run, lambda d: d.update(finished=False))
     one_line_error(capsys, run_evaluate(run), 2, "holds an unfinished run", "rerun its train.py command")
+    from zoo import runlock
+
+    with runlock.hold(run):  # as a train.py still training there holds it
+        one_line_error(capsys, run_evaluate(run), 2, "is still training (process", str(os.getpid()))
     edit_config(run, lambda d: d.update(finished=True, version=0))
     one_line_error(capsys, run_evaluate(run), 2, "another version of the zoo (config version 0")
     edit_config(run, lambda d: d.update(version=1) or d["config"].update(colour="red"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import datasets
-from zoo import rundir
+from zoo import rundir, runlock
 from zoo.metrics import format_table  # noqa: F401  (evaluate.py prints with it)
 
 
@@ -36,9 +36,11 @@ def evaluate(run_dir: str, options: dict) -> dict:
     """
     config, saved = rundir.load_config(run_dir)
     if not saved.get("finished"):
+        who = runlock.holder(run_dir)
+        if who:
+            raise rundir.RunError(f"{run_dir} is still training ({who}); evaluate it once it has finished")
         raise rundir.RunError(
-            f"{run_dir} holds an unfinished run (interrupted, or still training): "
-            "rerun its train.py command to resume it"
+            f"{run_dir} holds an unfinished run (interrupted): rerun its train.py command to resume it"
         )
     task = datasets.get_task(config.task)
     own = {s.name for s in task.eval_settings}

@@ -20,7 +20,7 @@ import keras
 import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
-from zoo import cluster, collectives, distribute, multiworker, plots, run_transfer, rundir, worker_loss
+from zoo import cli, cluster, collectives, distribute, multiworker, plots, run_transfer, rundir, worker_loss
 from zoo import config as config_lib
 from zoo.checkpoint import (
     EarlyStopping,
@@ -252,7 +252,7 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
         iterators_per_epoch=1 if own_loop else 2,
     )
     # Progress bars for people, lines for logs; the chief alone reports.
-    verbose = (2 if os.environ.get("CI") else "auto") if role.chief else 0
+    verbose = cli.keras_verbose() if role.chief else 0
     for segment in segments:
         nan_check.batch_offset = checkpoint.point.batches_done if checkpoint.point else 0
         if own_loop:
