@@ -85,7 +85,7 @@ def run_one(task, model, seed, out_dir, quick, evaluate_only=False):
         trained = (run_dir / "model.keras").stat().st_mtime_ns
         machine.write_text(json.dumps({"matmul_gflops": round(peak, 1), "model_mtime_ns": trained}) + "\n")
     evaluate = [sys.executable, "evaluate.py", str(run_dir)] + (
-        ["--limit", "64", "--length", "50"] if quick else []
+        ["--limit", "64"] + (["--length", "50"] if task == "shakespeare" else []) if quick else []
     )
     subprocess.run(evaluate, cwd=ROOT, check=True)
     metrics = json.loads((run_dir / "metrics.json").read_text())

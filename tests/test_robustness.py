@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from tests.cli_helpers import mid_epoch_checkpoint_seen, one_line_error, run_evaluate, run_train
 from tests.conftest import ROOT
-from zoo import cli, rundir
+from zoo import cli, files, rundir
 
 # Enough batches per epoch to kill one in the middle: timeseries has 28,000
 # training windows.
@@ -279,7 +279,7 @@ def test_an_interrupted_save_leaves_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "model.keras"
     rundir.save_model(tiny_model(1.0), path)
     good = path.read_bytes()
-    assert oct(path.stat().st_mode & 0o777) == oct(rundir.FILE_MODE)  # not mkstemp's 0600
+    assert oct(path.stat().st_mode & 0o777) == oct(files.FILE_MODE)  # not mkstemp's 0600
 
     real_open = zipfile.ZipFile.open
     calls = []
