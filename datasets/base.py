@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -34,8 +35,8 @@ class Task:
     """Base class of the registered tasks: everything the rest of the zoo calls on a task.
 
     A task is one file: a subclass that sets the class attributes below and
-    implements `load`, `spec`, `example_state`, `evaluate` and `predict`,
-    registered with `@register_task`. Nothing outside the file names it.
+    implements `load`, `spec`, `example_state`, `evaluate`, `predict` and
+    `export_model`, registered with `@register_task`. Nothing outside the file names it.
 
     Class attributes:
         name: The `--task` name.
@@ -119,6 +120,27 @@ class Task:
         self, model, config: Any, state: dict[str, Any], inputs: list, options: dict[str, Any]
     ) -> list[dict]:
         """The model's answer for new raw inputs (texts, series, seed texts), one dict each."""
+        raise NotImplementedError
+
+    def export_model(self, model, config: Any, state: dict[str, Any]) -> keras.export.ExportArchive:
+        """The whole pipeline, raw inputs to the task's answer, as a SavedModel archive (export.py).
+
+        Everything the zoo does around `model` for `predict` (the vocabulary
+        and standardization, the window cut, the sampling loop) goes inside
+        the graph, so that the export needs no zoo code to run.
+
+        Args:
+            model: The trained model.
+            config: The run's config.
+            state: The run's task state (vocabulary...).
+
+        Returns:
+            A `keras.export.ExportArchive` with a `serving_default` endpoint
+            (and any others the task serves), ready for `write_out`.
+
+        Example:
+            >>> task.export_model(model, config, state).write_out("export/imdb")
+        """
         raise NotImplementedError
 
     def read_inputs(self, options: dict[str, Any]) -> list:
@@ -237,3 +259,33 @@ def task_data(pipeline, splits, spec: TaskSpec, state: dict[str, Any]) -> TaskDa
     """Builds `pipeline(split)` for each requested split into a `TaskData`."""
     built = {s: pipeline(s) if s in splits else None for s in ("train", "val", "test")}
     return TaskData(spec=spec, state=state, **built)
+
+
+def export_archive(tracked, endpoints: dict) -> keras.export.ExportArchive:
+    """An archive that holds `tracked` and serves `endpoints`.
+
+    Args:
+        tracked: The models and layers whose variables and lookup tables
+            the endpoints use (each one built).
+        endpoints: `{name: (fn, input_signature)}`; `fn` takes and returns
+            tensors, `input_signature` is a list of named `tf.TensorSpec`s.
+
+    Returns:
+        A `keras.export.ExportArchive`.
+    """
+    archive = keras.export.ExportArchive()
+    for item in tracked:
+        archive.track(item)
+    for name, (fn, signature) in endpoints.items():
+        archive.add_endpoint(name, fn, input_signature=signature)
+    return archive
+
+
+def class_answer(probabilities: tf.Tensor, class_names) -> dict[str, tf.Tensor]:
+    """A classifier's outputs: `probabilities` (batch, classes) and the likeliest `class` name (batch,).
+
+    A row of NaN probabilities (an input with nothing to read) has the class "".
+    """
+    names = tf.gather(tf.constant(list(class_names)), tf.argmax(probabilities, axis=1))
+    unknown = tf.reduce_any(tf.math.is_nan(probabilities), axis=1)
+    return {"probabilities": probabilities, "class": tf.where(unknown, "", names)}

@@ -6,7 +6,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import TEXT_INPUTS, Task, TaskData, finish_by_length, read_texts, task_data
+from datasets.base import (
+    TEXT_INPUTS,
+    Task,
+    TaskData,
+    class_answer,
+    export_archive,
+    finish_by_length,
+    read_texts,
+    task_data,
+)
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
 from zoo import metrics
@@ -163,6 +172,28 @@ class IMDB(Task):
     def predict(self, model, config, state, inputs, options) -> list[dict]:
         scores = np.asarray(model.predict_on_batch(self.encode_texts(config, state, inputs)))[:, 0]
         return [{"text": t, "positive_probability": float(p)} for t, p in zip(inputs, scores)]
+
+    def export_model(self, model, config, state):
+        """`serving_default`: review texts (batch,) -> `probabilities` (batch, 2: negative, positive), `class`.
+
+        The graph standardizes, looks the words up in the run's vocabulary,
+        keeps the last `seq_len` and pads to `seq_len`, as `encode_texts`
+        does. A text with no words left (which `predict` refuses) scores NaN.
+        """
+        seq_len = config.task_settings["seq_len"]
+        vectorizer = self.vectorizer(config, state)
+        vectorizer(tf.constant([""]))  # built: an archive tracks only built layers
+
+        def serve(texts):
+            ids = last_words(vectorizer, texts, seq_len)  # ragged (batch, <= seq_len)
+            positive = model(ids.to_tensor(shape=[None, seq_len]), training=False)[:, 0]
+            probabilities = tf.stack([1.0 - positive, positive], axis=1)
+            readable = ids.row_lengths()[:, None] > 0
+            probabilities = tf.where(readable, probabilities, float("nan"))
+            return class_answer(probabilities, self.spec(config, state).class_names)
+
+        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        return export_archive([model, vectorizer], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         # Texts first: one that cannot be scored is refused before the test split runs.

@@ -6,11 +6,12 @@ import math
 import os
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from datasets.base import Task, TaskData, finish, task_data
+from datasets.base import Task, TaskData, export_archive, finish, task_data
 from datasets.registry import register_task
 from datasets.tfds_source import load_builder
 from zoo import files, metrics
@@ -135,6 +136,9 @@ class Shakespeare(Task):
             for text in inputs
         ]
 
+    def export_model(self, model, config, state):
+        return export_characters(model, state)
+
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         seed_text = self.read_inputs(options)[0]
         return evaluate_characters(
@@ -209,3 +213,71 @@ def evaluate_characters(model, config, data, options, run_dir, seed_text, text_i
         "generation_chars_per_second": speed,
         "sample": sample,
     }
+
+
+def export_characters(model, state):
+    """A character model's archive: `generate` (seed text -> text) and `step` (one character, the state carried).
+
+    `generate(seed_text, length, temperature, seed)`: string, int32, float32
+    and int32 scalars -> `text`, the seed text and `length` sampled
+    characters (the same as `predict` for the same seed). `step(character,
+    state)`: one character and the state of shape (1, S), zeros to start,
+    -> `probabilities` of each of `characters` next (the first, "?", stands
+    for a character not seen in training) and the new `state`. A seed text
+    outside the characters of training reads as that unknown character,
+    as `encode` reads it.
+    """
+    from models.generation import Sampler  # the trained layers, stepped one character at a time
+
+    sampler = Sampler(model)
+    # Id 0 is the unknown character, as in `encode`; the training characters are 1..n.
+    lookup = keras.layers.StringLookup(vocabulary=list(state["chars"]), num_oov_indices=1, mask_token=None)
+    lookup(tf.constant(["a"]))  # built: an archive tracks only built layers
+    characters = tf.constant(list("?" + state["chars"]))
+    sizes = [size for layer in sampler.state_sizes() for size in layer]
+
+    def encode_graph(text):
+        return tf.cast(lookup(tf.strings.unicode_split(text, "UTF-8")), tf.int32)
+
+    def generate(seed_text, length, temperature, seed):
+        prime = encode_graph(seed_text)
+        tf.debugging.assert_positive(tf.size(prime), message="seed_text is empty")
+        tf.debugging.assert_positive(temperature, message="temperature must be positive")
+        ids = sampler.sample_ids(prime, length, temperature, seed)
+        return {"text": tf.strings.join([seed_text, tf.strings.reduce_join(tf.gather(characters, ids))])}
+
+    def step(character, state):
+        flat = tf.split(state, sizes, axis=1)
+        states, i = [], 0
+        for layer in sampler.state_sizes():
+            states.append(flat[i : i + len(layer)])
+            i += len(layer)
+        tf.debugging.assert_equal(
+            tf.strings.length(character, unit="UTF8_CHAR"), 1, message="character is not one character"
+        )
+        logits, states = sampler.step(encode_graph(character), states)
+        return {
+            "probabilities": tf.nn.softmax(logits[0]),
+            "state": tf.concat([s for layer in states for s in layer], axis=1),
+            "characters": characters,
+        }
+
+    scalar = tf.TensorSpec
+    return export_archive(
+        [model, lookup],
+        {
+            "generate": (
+                generate,
+                [
+                    scalar([], tf.string, name="seed_text"),
+                    scalar([], tf.int32, name="length"),
+                    scalar([], tf.float32, name="temperature"),
+                    scalar([], tf.int32, name="seed"),
+                ],
+            ),
+            "step": (
+                step,
+                [scalar([], tf.string, name="character"), scalar([1, sum(sizes)], tf.float32, name="state")],
+            ),
+        },
+    )

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from datasets import synthetic
-from datasets.base import Task, TaskData, finish, task_data
+from datasets.base import Task, TaskData, class_answer, export_archive, finish, task_data
 from datasets.registry import register_task
 from zoo import metrics, plots
 from zoo.spec import FEATURES, MULTICLASS, REGRESSION, InputSpec, Setting, TaskSpec
@@ -67,6 +67,17 @@ def last_window(values: np.ndarray, window: int, flag: str = "--values") -> np.n
     return values[-window:, None]
 
 
+def last_window_graph(series: tf.Tensor, window: int) -> tf.Tensor:
+    """`last_window` in a graph: (batch, length >= window) -> (batch, window, 1); fails on shorter series."""
+    long_enough = tf.debugging.assert_greater_equal(
+        tf.shape(series)[1],
+        window,
+        message=f"the series are shorter than the {window} values the model reads",
+    )
+    with tf.control_dependencies([long_enough]):  # checked before the shape is
+        return tf.ensure_shape(series[:, -window:], [None, window])[:, :, None]
+
+
 @register_task
 class TimeSeries(Task):
     name = "timeseries"
@@ -114,6 +125,20 @@ class TimeSeries(Task):
         x = np.stack([last_window(v, config.task_settings["window"]) for v in inputs])
         forecasts = np.asarray(model.predict_on_batch(x))
         return [{"forecast": [round(float(f), 6) for f in row]} for row in forecasts]
+
+    def export_model(self, model, config, state):
+        """`serving_default`: raw series (batch, length >= window) -> `forecast` (batch, horizon).
+
+        The values go in as they are, in the series' own units (the task
+        scales nothing); the model reads the last `window` of each.
+        """
+        window = config.task_settings["window"]
+
+        def serve(series):
+            return {"forecast": model(last_window_graph(series, window), training=False)}
+
+        signature = [tf.TensorSpec([None, None], tf.float32, name="series")]
+        return export_archive([model], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         series = self.read_inputs(options)
@@ -186,6 +211,19 @@ class Waveforms(Task):
         x = np.stack([last_window(v, synthetic.WAVE_LENGTH) for v in inputs])
         probs = np.asarray(model.predict_on_batch(x))
         return [{name: round(float(p), 4) for name, p in zip(synthetic.WAVE_CLASSES, row)} for row in probs]
+
+    def export_model(self, model, config, state):
+        """`serving_default`: raw signals (batch, length >= 100) -> `probabilities` (batch, 4), `class`.
+
+        The model reads the last 100 values of each signal, as `predict` does.
+        """
+
+        def serve(signals):
+            probabilities = model(last_window_graph(signals, synthetic.WAVE_LENGTH), training=False)
+            return class_answer(probabilities, synthetic.WAVE_CLASSES)
+
+        signature = [tf.TensorSpec([None, None], tf.float32, name="signals")]
+        return export_archive([model], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         series = self.read_inputs(options)

@@ -33,15 +33,19 @@ class Sampler:
         self.cells = [layer.cell for layer in layers[1:-1]]
         self.head = layers[-1]
 
-    def _zero_states(self):
-        states = []
-        for cell in self.cells:
-            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-            states.append([tf.zeros((1, size)) for size in sizes])
-        return states
+    def state_sizes(self) -> list[list[int]]:
+        """The sizes of each layer's states: `[[units]]` for a GRU, `[[units, units]]` for an LSTM."""
+        return [
+            list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+            for cell in self.cells
+        ]
 
-    def _step(self, token, states):
-        """One character in (shape (1,)), logits (1, vocab) and new states out."""
+    def zero_states(self):
+        """The states before the first token: zeros of shape (1, size), per layer."""
+        return [[tf.zeros((1, size)) for size in sizes] for sizes in self.state_sizes()]
+
+    def step(self, token, states):
+        """One token in (ids of shape (1,)), logits (1, vocab) and the new states out."""
         x = self.embedding(token)
         new_states = []
         for cell, state in zip(self.cells, states):
@@ -52,11 +56,11 @@ class Sampler:
     @tf.function
     def _warm_up(self, prime):
         """Runs the prime through the stack; returns the logits after it and the states."""
-        states = self._zero_states()
+        states = self.zero_states()
         logits = tf.zeros((1, self.head.units))
 
         def body(i, logits, states):
-            logits, states = self._step(prime[i][None], states)
+            logits, states = self.step(prime[i][None], states)
             return i + 1, logits, states
 
         _, logits, states = tf.while_loop(
@@ -70,7 +74,16 @@ class Sampler:
         return tf.nn.softmax(logits[0])
 
     @tf.function
-    def _sample(self, prime, length, temperature, seed):
+    def sample_ids(self, prime, length, temperature, seed):
+        """`sample` on tensors, inside a graph (a SavedModel's signature calls it).
+
+        Args:
+            prime: int32 ids of shape (n,), n >= 1.
+            length, temperature, seed: int32, float32 and int32 scalars.
+
+        Returns:
+            int32 ids of shape (length,).
+        """
         logits, states = self._warm_up(prime)
         out = tf.TensorArray(tf.int32, size=length)
 
@@ -79,7 +92,7 @@ class Sampler:
                 logits / temperature, 1, seed=tf.stack([seed, i]), dtype=tf.int32
             )[0]
             out = out.write(i, token[0])
-            logits, states = self._step(token, states)
+            logits, states = self.step(token, states)
             return i + 1, logits, states, out
 
         _, _, _, out = tf.while_loop(lambda i, *_: i < length, body, (tf.constant(0), logits, states, out))
@@ -101,7 +114,7 @@ class Sampler:
             raise ValueError("the seed text is empty")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        return self._sample(
+        return self.sample_ids(
             tf.constant(prime_ids, dtype=tf.int32),
             tf.constant(length),
             tf.constant(temperature, tf.float32),

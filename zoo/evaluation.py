@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import datasets
-from zoo import rundir, runlock
+from zoo import rundir
 from zoo.metrics import format_table  # noqa: F401  (evaluate.py prints with it)
 
 
@@ -34,14 +34,7 @@ def evaluate(run_dir: str, options: dict) -> dict:
         RunError: the directory holds no finished run.
         ValueError: an option of another task, or a bad input.
     """
-    config, saved = rundir.load_config(run_dir)
-    if not saved.get("finished"):
-        who = runlock.holder(run_dir)
-        if who:
-            raise rundir.RunError(f"{run_dir} is still training ({who}); evaluate it once it has finished")
-        raise rundir.RunError(
-            f"{run_dir} holds an unfinished run (interrupted): rerun its train.py command to resume it"
-        )
+    config, _ = rundir.load_finished(run_dir, "evaluate")
     task = datasets.get_task(config.task)
     own = {s.name for s in task.eval_settings}
     for name, value in options.items():

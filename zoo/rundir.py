@@ -241,6 +241,25 @@ def load_config(run_dir: str):
         raise RunError(str(err)) from None
 
 
+def load_finished(run_dir: str, action: str):
+    """`load_config` for a finished run; RunError for one still training or interrupted.
+
+    Args:
+        action: What is refused, for the message ("evaluate", "export").
+    """
+    from zoo import runlock
+
+    config, saved = load_config(run_dir)
+    if not saved.get("finished"):
+        who = runlock.holder(run_dir)
+        if who:
+            raise RunError(f"{run_dir} is still training ({who}); {action} it once it has finished")
+        raise RunError(
+            f"{run_dir} holds an unfinished run (interrupted): rerun its train.py command to resume it"
+        )
+    return config, saved
+
+
 def load_model(path):
     """Loads a `.keras` file in safe mode, with one clear line for bad files.
 

@@ -1,0 +1,242 @@
+"""export.py: each export runs in a process that cannot import the zoo and answers as the zoo does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import export
+from tests.cli_helpers import one_line_error, run_train
+from zoo import cli
+
+TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--units", "4", "--batch-size", "16"]
+# Runs the code with TensorFlow alone: another working directory, no PYTHONPATH, isolated mode
+# (neither the working directory nor the checkout on sys.path), and it checks that it cannot see the zoo.
+STANDALONE = """
+import importlib.util, json, sys
+for name in ("zoo", "models", "train", "evaluate", "export"):
+    assert importlib.util.find_spec(name) is None, f"the zoo's {name} is importable"
+import numpy as np
+import tensorflow as tf
+"""
+
+
+def run_export(*args):
+    return cli.run(export.main, list(args))
+
+
+def standalone(code: str, cwd) -> dict:
+    """Runs STANDALONE + code in a fresh, isolated Python; the code prints one JSON line last."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", STANDALONE + code], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def train_run(directory, task, model, *extra):
+    """A finished tiny run, its config, state and model, as evaluate.py loads them."""
+    import models  # noqa: F401  (the zoo's layers)
+    from zoo import rundir
+
+    run_dir = str(directory / f"{task}-run")
+    assert run_train("--model", model, "--task", task, "--run-dir", run_dir, *TINY, *extra) == 0
+    config, _ = rundir.load_finished(run_dir, "export")
+    state = rundir.read_json(os.path.join(run_dir, rundir.STATE_FILE))
+    return run_dir, config, state, rundir.load_model(os.path.join(run_dir, rundir.MODEL_FILE))
+
+
+# The inputs of each task's export. The last text is longer than the run's --seq-len 50.
+TEXTS = [
+    "A wonderful, moving film.",
+    "Terrible.<br /><br />Boring, and far TOO long!!",
+    "zyzzyva qwxlp the",  # words outside the vocabulary
+    " ".join(["great", "awful"] * 40),
+]
+SEED_TEXT = "KING:"
+_rng = np.random.default_rng(0)
+SERIES = (3.0 + 2.0 * np.sin(np.arange(73) / 4.0) + _rng.normal(0, 0.3, (3, 73))).astype(np.float32)
+SIGNALS = (np.sign(np.sin(np.arange(130) / 5.0)) + _rng.normal(0, 0.2, (3, 130))).astype(np.float32)
+# What the standalone process asks each export: its signatures, TensorFlow alone.
+ANSWER = """
+def plain(answer):
+    return {k: v.numpy().tolist() for k, v in answer.items()}
+def refused(fn, **inputs):
+    try:
+        fn(**inputs)
+    except tf.errors.InvalidArgumentError as err:
+        return err.message
+got = {}
+serve = tf.saved_model.load(paths["imdb"]).signatures["serving_default"]
+got["imdb"] = plain(serve(texts=tf.constant(TEXTS + ["!!!"])))
+loaded = tf.saved_model.load(paths["shakespeare"])
+generate, step = loaded.signatures["generate"], loaded.signatures["step"]
+text = generate(seed_text=tf.constant(SEED_TEXT), length=tf.constant(40), temperature=tf.constant(0.8),
+                seed=tf.constant(SEED))["text"]
+state = tf.zeros(step.structured_input_signature[1]["state"].shape)
+for character in SEED_TEXT:
+    answer = step(character=tf.constant(character), state=state)
+    state = answer["state"]
+got["shakespeare"] = {"text": text.numpy().decode(), **plain(answer),
+                      "default": sorted(loaded.signatures["serving_default"].structured_input_signature[1]),
+                      "empty": refused(generate, seed_text=tf.constant(""), length=tf.constant(4),
+                                       temperature=tf.constant(1.0), seed=tf.constant(0))}
+for task, name, values in (("timeseries", "series", SERIES), ("waveforms", "signals", SIGNALS)):
+    serve = tf.saved_model.load(paths[task]).signatures["serving_default"]
+    got[task] = plain(serve(**{name: tf.constant(values, tf.float32)}))
+    got[task]["short"] = refused(serve, **{name: tf.zeros([1, 9])})
+print(json.dumps(got, default=bytes.decode))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny run of each task, exported; the exports' answers in a standalone process; the zoo's own."""
+    import datasets
+    from datasets.shakespeare import encode
+    from datasets.timeseries import last_window
+    from models.generation import Sampler
+
+    if not (Path(os.environ["TFDS_DATA_DIR"]) / "imdb_reviews").is_dir():
+        pytest.skip(f"no prepared real data in {os.environ['TFDS_DATA_DIR']}")
+    directory = tmp_path_factory.mktemp("exports")
+    runs = {
+        "imdb": train_run(directory, "imdb", "gru", "--seq-len", "50", "--batch-size", "128"),  # max head
+        "shakespeare": train_run(directory, "shakespeare", "stacked-lstm", "--batch-size", "64"),  # 2x (h, c)
+        "timeseries": train_run(directory, "timeseries", "lstm"),
+        "waveforms": train_run(directory, "waveforms", "bidirectional-gru"),
+    }
+    paths = {task: str(directory / f"{task}-export") for task in runs}
+    for task, (run_dir, *_) in runs.items():
+        assert run_export(run_dir, "--out", paths[task]) == 0
+    away = directory / "elsewhere"
+    away.mkdir()
+    inputs = (
+        f"paths = {paths!r}\nTEXTS = {TEXTS!r}\nSEED_TEXT = {SEED_TEXT!r}\nSEED = {runs['shakespeare'][1].seed}\n"
+        f"SERIES = {SERIES.tolist()!r}\nSIGNALS = {SIGNALS.tolist()!r}\n"
+    )
+    got = standalone(inputs + ANSWER, away)
+
+    # The zoo's own answers: each task's predict (what evaluate.py prints), the model on its encoded inputs.
+    expected = {}
+    _, config, state, model = runs["imdb"]
+    predicted = datasets.get_task("imdb").predict(model, config, state, TEXTS, {})
+    expected["imdb"] = [p["positive_probability"] for p in predicted]
+    _, config, state, model = runs["shakespeare"]
+    options = {"length": 40, "temperature": 0.8}
+    expected["shakespeare"] = {
+        "sample": datasets.get_task("shakespeare").predict(model, config, state, [SEED_TEXT], options)[0][
+            "sample"
+        ],
+        "probabilities": Sampler(model).next_probabilities(encode(state, SEED_TEXT)).numpy(),
+        "chars": state["chars"],
+    }
+    _, config, state, model = runs["timeseries"]
+    windows = np.stack([last_window(s, config.task_settings["window"]) for s in SERIES])
+    predicted = datasets.get_task("timeseries").predict(model, config, state, list(SERIES), {})
+    expected["timeseries"] = {
+        "model": model.predict_on_batch(windows),
+        "predict": [p["forecast"] for p in predicted],
+    }
+    _, config, state, model = runs["waveforms"]
+    expected["waveforms"] = {
+        "model": model.predict_on_batch(np.stack([last_window(s, 100) for s in SIGNALS])),
+        "names": datasets.get_task("waveforms").spec(config, state).class_names,
+    }
+    return got, expected, runs
+
+
+def test_imdb_export_takes_strings(exported):
+    got, expected, _ = exported
+    probabilities = np.array(got["imdb"]["probabilities"])
+    np.testing.assert_allclose(probabilities[:4, 1], expected["imdb"], atol=1e-5)
+    np.testing.assert_allclose(probabilities[:4].sum(axis=1), 1, atol=1e-6)
+    assert got["imdb"]["class"][:4] == ["positive" if p > 0.5 else "negative" for p in expected["imdb"]]
+    # A text with no words the model reads (which evaluate.py refuses) is NaN, with no class.
+    assert np.isnan(probabilities[4]).all() and got["imdb"]["class"][4] == ""
+
+
+def test_character_export_generates_and_steps(exported):
+    got, expected = exported[0]["shakespeare"], exported[1]["shakespeare"]
+    assert got["text"] == expected["sample"] and len(got["text"]) == 45
+    np.testing.assert_allclose(got["probabilities"], expected["probabilities"], atol=1e-5)
+    assert "".join(got["characters"]) == "?" + expected["chars"]
+    assert got["default"] == ["length", "seed", "seed_text", "temperature"]  # serving_default: generate
+    assert "seed_text is empty" in got["empty"]
+
+
+def test_series_exports_take_raw_values(exported):
+    got, expected, _ = exported
+    np.testing.assert_allclose(got["timeseries"]["forecast"], expected["timeseries"]["model"], atol=1e-5)
+    np.testing.assert_allclose(got["timeseries"]["forecast"], expected["timeseries"]["predict"], atol=1e-5)
+    assert "shorter than the 50 values the model reads" in got["timeseries"]["short"]
+    probabilities = expected["waveforms"]["model"]
+    np.testing.assert_allclose(got["waveforms"]["probabilities"], probabilities, atol=1e-5)
+    names = expected["waveforms"]["names"]
+    assert got["waveforms"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
+    assert "shorter than the 100 values the model reads" in got["waveforms"]["short"]
+
+
+@pytest.fixture
+def finished_run(exported):
+    return exported[2]["waveforms"][0]
+
+
+def leftovers(directory):
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def test_bad_exports_are_refused_in_one_line(finished_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    one_line_error(
+        capsys,
+        run_export(finished_run, "--format", "onnx2", "--out", str(out)),
+        2,
+        "unknown format 'onnx2'",
+        "saved_model",
+    )
+    one_line_error(capsys, run_export(str(tmp_path / "nope"), "--out", str(out)), 2, "does not exist")
+    one_line_error(capsys, run_export(finished_run), 2, "--out")
+    one_line_error(capsys, run_export(finished_run, "--out", str(tmp_path / "a" / "b")), 2, "does not exist")
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(finished_run, unfinished)
+    saved = json.loads((unfinished / "config.json").read_text())
+    (unfinished / "config.json").write_text(json.dumps(saved | {"finished": False}))
+    one_line_error(capsys, run_export(str(unfinished), "--out", str(out)), 2, "unfinished run")
+    no_model = tmp_path / "no_model"
+    shutil.copytree(finished_run, no_model)
+    (no_model / "model.keras").unlink()
+    one_line_error(capsys, run_export(str(no_model), "--out", str(out)), 2, "has no trained model")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+    # A failure while the export is written leaves nothing under --out, nor beside it.
+    import datasets
+
+    class FullDisk:
+        def write_out(self, path, **kwargs):
+            os.makedirs(path)
+            open(os.path.join(path, "saved_model.pb"), "w").close()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(datasets.get_task("waveforms")), "export_model", lambda *args: FullDisk())
+    one_line_error(capsys, run_export(finished_run, "--out", str(out)), 1, "No space left")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_an_existing_out_is_replaced_only_with_overwrite(finished_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    one_line_error(capsys, run_export(finished_run, "--out", str(out)), 2, "already exists", "--overwrite")
+    assert (out / "mine.txt").read_text() == "keep"
+    assert run_export(finished_run, "--out", str(out), "--overwrite") == 0
+    assert (out / "saved_model.pb").is_file() and not (out / "mine.txt").exists()
+    assert leftovers(tmp_path) == []
