@@ -1,4 +1,4 @@
-"""The docs show only flags that exist: every `--flag` of a train.py or evaluate.py command in them."""
+"""The docs show only flags that exist: every `--flag` of a train.py, evaluate.py or export.py command in them."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import shlex
 import pytest
 
 import evaluate
+import export
 import train
 from tests.conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SCRIPTS = {"train.py": train.parse_args, "evaluate.py": evaluate.parse_args}
+SCRIPTS = {"train.py": train.parse_args, "evaluate.py": evaluate.parse_args, "export.py": export.parse_args}
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 INLINE = re.compile(r"`([^`]+)`")
-COMMAND = re.compile(r"\bpython (train\.py|evaluate\.py)\b")
+COMMAND = re.compile(r"\bpython (train\.py|evaluate\.py|export\.py)\b")
 FLAG = re.compile(r"--[A-Za-z][\w-]*")
 ENDS = {"|", "||", "&", "&&", ";", ">", ">>", "<"}  # a shell operator ends the command
 # An option line of argparse's help: "  --model MODEL   help", "  -h, --help", "  --x, --no-x".
@@ -37,7 +38,7 @@ def snippets(text: str) -> list[str]:
 
 
 def commands(text: str) -> list[tuple[str, list[str]]]:
-    """(script, arguments) of every `python train.py ...` / `python evaluate.py ...` in `text`."""
+    """(script, arguments) of every `python train.py ...` / `evaluate.py ...` / `export.py ...` in `text`."""
     found = []
     for code in snippets(text):
         for match in COMMAND.finditer(code):
@@ -81,6 +82,7 @@ def known():
     found = {script: options(script) for script in SCRIPTS}
     assert {"--model", "--task", "--help", "--jit-compile", "--no-jit-compile"} <= found["train.py"]
     assert {"--text", "--seed-text", "--limit"} <= found["evaluate.py"]
+    assert {"--format", "--out", "--overwrite"} <= found["export.py"]
     return found
 
 
@@ -98,7 +100,7 @@ def test_the_docs_show_commands_to_check():
     """The parser finds the docs' commands (a parser that found none would pass everything)."""
     found = [c for doc in DOCS for c in commands(doc.read_text(encoding="utf-8"))]
     scripts = {script for script, _ in found}
-    assert scripts == {"train.py", "evaluate.py"} and len(found) >= 20
+    assert scripts == {"train.py", "evaluate.py", "export.py"} and len(found) >= 20
     shown = set().union(*(flags(args) for _, args in found))
     assert {"--model", "--task", "--text", "--distribute", "--list"} <= shown
 

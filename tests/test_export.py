@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 import export
 from tests.cli_helpers import one_line_error, run_train
+from tests.conftest import ROOT
 from zoo import cli
 
 TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--units", "4", "--batch-size", "16"]
@@ -93,8 +95,22 @@ for task, name, values in (("timeseries", "series", SERIES), ("waveforms", "sign
     serve = tf.saved_model.load(paths[task]).signatures["serving_default"]
     got[task] = plain(serve(**{name: tf.constant(values, tf.float32)}))
     got[task]["short"] = refused(serve, **{name: tf.zeros([1, 9])})
+import keras
+try:
+    keras.saving.load_model(models["imdb"])
+except TypeError as err:
+    got["plain_keras_imdb"] = str(err)
+exec(PLAIN_KERAS.replace("runs/imdb/gru/model.keras", models["imdb"]))  # the docs' block
+got["keras_imdb"] = model.predict_on_batch(np.array(IDS)).tolist()
+got["keras_shakespeare"] = keras.saving.load_model(models["shakespeare"]).predict_on_batch(np.array(CHAR_IDS)).tolist()
 print(json.dumps(got, default=bytes.decode))
 """
+# The docs' code that loads a max-pooled imdb model.keras with plain Keras.
+PLAIN_KERAS = re.search(
+    r"<!-- plain-keras:begin -->\n```python\n(.*?)```\n<!-- plain-keras:end -->",
+    (ROOT / "docs" / "export.md").read_text(encoding="utf-8"),
+    re.DOTALL,
+).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +133,15 @@ def exported(tmp_path_factory):
     paths = {task: str(directory / f"{task}-export") for task in runs}
     for task, (run_dir, *_) in runs.items():
         assert run_export(run_dir, "--out", paths[task]) == 0
+    models = {task: os.path.join(runs[task][0], "model.keras") for task in ("imdb", "shakespeare")}
+    ids = datasets.get_task("imdb").encode_texts(runs["imdb"][1], runs["imdb"][2], TEXTS)
+    char_ids = encode(runs["shakespeare"][2], SEED_TEXT)[None]
     away = directory / "elsewhere"
     away.mkdir()
     inputs = (
         f"paths = {paths!r}\nTEXTS = {TEXTS!r}\nSEED_TEXT = {SEED_TEXT!r}\nSEED = {runs['shakespeare'][1].seed}\n"
-        f"SERIES = {SERIES.tolist()!r}\nSIGNALS = {SIGNALS.tolist()!r}\n"
+        f"SERIES = {SERIES.tolist()!r}\nSIGNALS = {SIGNALS.tolist()!r}\nPLAIN_KERAS = {PLAIN_KERAS!r}\n"
+        f"models = {models!r}\nIDS = {ids.tolist()!r}\nCHAR_IDS = {char_ids.tolist()!r}\n"
     )
     got = standalone(inputs + ANSWER, away)
 
@@ -151,6 +171,8 @@ def exported(tmp_path_factory):
         "model": model.predict_on_batch(np.stack([last_window(s, 100) for s in SIGNALS])),
         "names": datasets.get_task("waveforms").spec(config, state).class_names,
     }
+    expected["keras_imdb"] = runs["imdb"][3].predict_on_batch(ids)
+    expected["keras_shakespeare"] = runs["shakespeare"][3].predict_on_batch(char_ids)
     return got, expected, runs
 
 
@@ -183,6 +205,14 @@ def test_series_exports_take_raw_values(exported):
     names = expected["waveforms"]["names"]
     assert got["waveforms"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
     assert "shorter than the 100 values the model reads" in got["waveforms"]["short"]
+
+
+def test_model_keras_loads_with_plain_keras_and_the_documented_layer(exported):
+    got, expected, _ = exported
+    # The max-pooled imdb model needs the zoo's layer: plain Keras refuses it, the docs' block loads it.
+    assert "could not be deserialized" in got["plain_keras_imdb"]
+    np.testing.assert_allclose(got["keras_imdb"], expected["keras_imdb"], atol=1e-6)
+    np.testing.assert_allclose(got["keras_shakespeare"], expected["keras_shakespeare"], atol=1e-6)
 
 
 @pytest.fixture
