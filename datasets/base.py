@@ -122,7 +122,9 @@ class Task:
         """The model's answer for new raw inputs (texts, series, seed texts), one dict each."""
         raise NotImplementedError
 
-    def export_model(self, model, config: Any, state: dict[str, Any]) -> keras.export.ExportArchive:
+    def export_model(
+        self, model, config: Any, state: dict[str, Any], fixed_shape: bool = False
+    ) -> keras.export.ExportArchive:
         """The whole pipeline, raw inputs to the task's answer, as a SavedModel archive (export.py).
 
         Everything the zoo does around `model` for `predict` (the vocabulary
@@ -133,6 +135,9 @@ class Task:
             model: The trained model.
             config: The run's config.
             state: The run's task state (vocabulary...).
+            fixed_shape: Every input of one fixed shape, batch 1 (the
+                form LiteRT converts); `False` (the default): any batch
+                size, and any length where the task reads a window.
 
         Returns:
             A `keras.export.ExportArchive` with a `serving_default` endpoint
@@ -281,11 +286,14 @@ def export_archive(tracked, endpoints: dict) -> keras.export.ExportArchive:
     return archive
 
 
-def class_answer(probabilities: tf.Tensor, class_names) -> dict[str, tf.Tensor]:
+def class_answer(probabilities: tf.Tensor, class_names, unknown: tf.Tensor | None = None) -> dict:
     """A classifier's outputs: `probabilities` (batch, classes) and the likeliest `class` name (batch,).
 
-    A row of NaN probabilities (an input with nothing to read) has the class "".
+    Args:
+        unknown: Optional bool (batch,): rows with nothing to read, whose
+            class is "" (their probabilities are NaN).
     """
     names = tf.gather(tf.constant(list(class_names)), tf.argmax(probabilities, axis=1))
-    unknown = tf.reduce_any(tf.math.is_nan(probabilities), axis=1)
-    return {"probabilities": probabilities, "class": tf.where(unknown, "", names)}
+    if unknown is not None:
+        names = tf.where(unknown, "", names)
+    return {"probabilities": probabilities, "class": names}

@@ -173,7 +173,7 @@ class IMDB(Task):
         scores = np.asarray(model.predict_on_batch(self.encode_texts(config, state, inputs)))[:, 0]
         return [{"text": t, "positive_probability": float(p)} for t, p in zip(inputs, scores)]
 
-    def export_model(self, model, config, state):
+    def export_model(self, model, config, state, fixed_shape=False):
         """`serving_default`: review texts (batch,) -> `probabilities` (batch, 2: negative, positive), `class`.
 
         The graph standardizes, looks the words up in the run's vocabulary,
@@ -183,16 +183,18 @@ class IMDB(Task):
         seq_len = config.task_settings["seq_len"]
         vectorizer = self.vectorizer(config, state)
         vectorizer(tf.constant([""]))  # built: an archive tracks only built layers
+        batch = 1 if fixed_shape else None
+        signature = [tf.TensorSpec([batch], tf.string, name="texts")]
 
         def serve(texts):
             ids = last_words(vectorizer, texts, seq_len)  # ragged (batch, <= seq_len)
-            positive = model(ids.to_tensor(shape=[None, seq_len]), training=False)[:, 0]
+            padded = tf.ensure_shape(ids.to_tensor(shape=[None, seq_len]), [batch, seq_len])
+            positive = model(padded, training=False)[:, 0]
             probabilities = tf.stack([1.0 - positive, positive], axis=1)
-            readable = ids.row_lengths()[:, None] > 0
-            probabilities = tf.where(readable, probabilities, float("nan"))
-            return class_answer(probabilities, self.spec(config, state).class_names)
+            readable = ids.row_lengths() > 0
+            probabilities = tf.where(readable[:, None], probabilities, float("nan"))
+            return class_answer(probabilities, self.spec(config, state).class_names, unknown=~readable)
 
-        signature = [tf.TensorSpec([None], tf.string, name="texts")]
         return export_archive([model, vectorizer], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:

@@ -136,8 +136,8 @@ class Shakespeare(Task):
             for text in inputs
         ]
 
-    def export_model(self, model, config, state):
-        return export_characters(model, state)
+    def export_model(self, model, config, state, fixed_shape=False):
+        return export_characters(model, state)  # its inputs are of fixed shapes
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         seed_text = self.read_inputs(options)[0]

@@ -126,7 +126,7 @@ class TimeSeries(Task):
         forecasts = np.asarray(model.predict_on_batch(x))
         return [{"forecast": [round(float(f), 6) for f in row]} for row in forecasts]
 
-    def export_model(self, model, config, state):
+    def export_model(self, model, config, state, fixed_shape=False):
         """`serving_default`: raw series (batch, length >= window) -> `forecast` (batch, horizon).
 
         The values go in as they are, in the series' own units (the task
@@ -137,7 +137,8 @@ class TimeSeries(Task):
         def serve(series):
             return {"forecast": model(last_window_graph(series, window), training=False)}
 
-        signature = [tf.TensorSpec([None, None], tf.float32, name="series")]
+        shape = [1, window] if fixed_shape else [None, None]
+        signature = [tf.TensorSpec(shape, tf.float32, name="series")]
         return export_archive([model], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
@@ -212,7 +213,7 @@ class Waveforms(Task):
         probs = np.asarray(model.predict_on_batch(x))
         return [{name: round(float(p), 4) for name, p in zip(synthetic.WAVE_CLASSES, row)} for row in probs]
 
-    def export_model(self, model, config, state):
+    def export_model(self, model, config, state, fixed_shape=False):
         """`serving_default`: raw signals (batch, length >= 100) -> `probabilities` (batch, 4), `class`.
 
         The model reads the last 100 values of each signal, as `predict` does.
@@ -222,7 +223,8 @@ class Waveforms(Task):
             probabilities = model(last_window_graph(signals, synthetic.WAVE_LENGTH), training=False)
             return class_answer(probabilities, synthetic.WAVE_CLASSES)
 
-        signature = [tf.TensorSpec([None, None], tf.float32, name="signals")]
+        shape = [1, synthetic.WAVE_LENGTH] if fixed_shape else [None, None]
+        signature = [tf.TensorSpec(shape, tf.float32, name="signals")]
         return export_archive([model], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:

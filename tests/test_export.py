@@ -95,6 +95,13 @@ for task, name, values in (("timeseries", "series", SERIES), ("waveforms", "sign
     serve = tf.saved_model.load(paths[task]).signatures["serving_default"]
     got[task] = plain(serve(**{name: tf.constant(values, tf.float32)}))
     got[task]["short"] = refused(serve, **{name: tf.zeros([1, 9])})
+for task, name, values in (("timeseries", "series", SERIES), ("waveforms", "signals", SIGNALS)):
+    interpreter = tf.lite.Interpreter(model_path=paths[f"{task}-litert"])
+    runner = interpreter.get_signature_runner("serving_default")
+    width = runner.get_input_details()[name]["shape"][1]
+    answers = [runner(**{name: row[None, -width:]}) for row in np.array(values, np.float32)]
+    got[f"{task}-litert"] = {k: np.concatenate([a[k] for a in answers]).tolist() for k in answers[0]}
+    got[f"{task}-litert"]["shape"] = runner.get_input_details()[name]["shape"].tolist()
 import keras
 try:
     keras.saving.load_model(models["imdb"])
@@ -133,6 +140,9 @@ def exported(tmp_path_factory):
     paths = {task: str(directory / f"{task}-export") for task in runs}
     for task, (run_dir, *_) in runs.items():
         assert run_export(run_dir, "--out", paths[task]) == 0
+    for task in ("timeseries", "waveforms"):  # LiteRT: batch 1, built-in ops
+        paths[f"{task}-litert"] = str(directory / f"{task}.tflite")
+        assert run_export(runs[task][0], "--format", "litert", "--out", paths[f"{task}-litert"]) == 0
     models = {task: os.path.join(runs[task][0], "model.keras") for task in ("imdb", "shakespeare")}
     ids = datasets.get_task("imdb").encode_texts(runs["imdb"][1], runs["imdb"][2], TEXTS)
     char_ids = encode(runs["shakespeare"][2], SEED_TEXT)[None]
@@ -215,6 +225,25 @@ def test_model_keras_loads_with_plain_keras_and_the_documented_layer(exported):
     np.testing.assert_allclose(got["keras_shakespeare"], expected["keras_shakespeare"], atol=1e-6)
 
 
+def test_litert_exports_answer_as_the_zoo_does(exported):
+    got, expected, _ = exported
+    assert got["timeseries-litert"]["shape"] == [1, 50] and got["waveforms-litert"]["shape"] == [1, 100]
+    np.testing.assert_allclose(
+        got["timeseries-litert"]["forecast"], expected["timeseries"]["model"], atol=1e-4
+    )
+    probabilities = expected["waveforms"]["model"]
+    np.testing.assert_allclose(got["waveforms-litert"]["probabilities"], probabilities, atol=1e-4)
+    names = expected["waveforms"]["names"]
+    assert got["waveforms-litert"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
+
+
+def test_an_export_that_does_not_convert_is_refused(exported, tmp_path, capsys):
+    out = tmp_path / "imdb.tflite"
+    code = run_export(exported[2]["imdb"][0], "--format", "litert", "--out", str(out))
+    one_line_error(capsys, code, 2, "the gru model on imdb does not convert to LiteRT", "StringLower")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 @pytest.fixture
 def finished_run(exported):
     return exported[2]["waveforms"][0]
@@ -256,7 +285,9 @@ def test_bad_exports_are_refused_in_one_line(finished_run, tmp_path, capsys, mon
             open(os.path.join(path, "saved_model.pb"), "w").close()
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(type(datasets.get_task("waveforms")), "export_model", lambda *args: FullDisk())
+    monkeypatch.setattr(
+        type(datasets.get_task("waveforms")), "export_model", lambda *args, **kwargs: FullDisk()
+    )
     one_line_error(capsys, run_export(finished_run, "--out", str(out)), 1, "No space left")
     assert not out.exists() and leftovers(tmp_path) == []
 

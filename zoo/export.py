@@ -10,14 +10,17 @@ half-written export under that name.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from zoo import rundir
 
 FORMATS = {
     "saved_model": "a TensorFlow SavedModel directory (TensorFlow Serving's format)",
+    "litert": "a LiteRT (TFLite) file: batch 1, fixed shapes, LiteRT's built-in ops only",
 }
 
 
@@ -42,14 +45,15 @@ def export(run_dir: str, fmt: str, out: str, overwrite: bool = False) -> str:
     Args:
         run_dir: A run directory written by train.py.
         fmt: One of `FORMATS`.
-        out: The path to create (a directory for "saved_model").
+        out: The path to create: a directory for "saved_model", a file for "litert".
         overwrite: Replace an existing `out`.
 
     Returns:
         `out`.
 
     Raises:
-        ExportError: an unknown format, `out` exists, or the task cannot export.
+        ExportError: an unknown format, `out` exists, the task cannot export,
+            or the model does not convert to the format.
         RunError: the directory holds no finished run, or its model does not load.
     """
     check_request(fmt, out, overwrite)
@@ -61,17 +65,54 @@ def export(run_dir: str, fmt: str, out: str, overwrite: bool = False) -> str:
     state = rundir.read_json(os.path.join(run_dir, rundir.STATE_FILE))
     model = rundir.load_model(os.path.join(run_dir, rundir.MODEL_FILE))
     try:
-        archive = task.export_model(model, config, state)
+        archive = task.export_model(model, config, state, fixed_shape=fmt == "litert")
     except NotImplementedError:
         raise ExportError(f"the {task.name!r} task has no export") from None
     out_path = Path(out)
     tmp = Path(tempfile.mkdtemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp"))
     try:
-        archive.write_out(str(tmp / "export"), verbose=False)
+        archive.write_out(str(tmp / "saved_model"), verbose=False)
+        if fmt == "litert":
+            what = f"the {config.model} model on {task.name}"
+            (tmp / "export").write_bytes(to_litert(str(tmp / "saved_model"), what))
+        else:
+            os.replace(tmp / "saved_model", tmp / "export")
         _replace(tmp / "export", out_path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def to_litert(saved_model: str, what: str) -> bytes:
+    """A SavedModel of fixed-shape signatures as a LiteRT flat buffer of built-in ops.
+
+    Built-in ops only: the Python interpreters (`tf.lite.Interpreter`,
+    `ai-edge-litert`) have no Flex delegate, so a file with Select TF ops
+    would not run there. Keras RNNs become LiteRT WHILE loops of built-ins.
+
+    Raises:
+        ExportError: the graph needs ops that LiteRT has no built-in for
+            (string ops, say), named in the message; or the file does not load.
+    """
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        flat = converter.convert()
+    except Exception as err:  # noqa: BLE001  (the converter raises its own kinds, with the ops in the text)
+        ops = sorted(set(re.findall(r"\btf\.([A-Z]\w*)", str(err))))
+        needs = f"TensorFlow ops that LiteRT has no built-in for: {', '.join(ops)}" if ops else str(err)
+        needs = needs.splitlines()[0] if needs else err.__class__.__name__
+        raise ExportError(f"{what} does not convert to LiteRT ({needs})") from None
+    try:
+        with warnings.catch_warnings():  # its deprecation notice: it only checks that the file loads
+            warnings.simplefilter("ignore")
+            tf.lite.Interpreter(model_content=flat).allocate_tensors()
+    except Exception as err:  # noqa: BLE001
+        first = (str(err).splitlines() or [err.__class__.__name__])[0]
+        raise ExportError(f"{what} converts to LiteRT, but the file does not load: {first}") from None
+    return flat
 
 
 def _replace(new: Path, out: Path) -> None:
