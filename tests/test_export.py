@@ -102,6 +102,10 @@ for task, name, values in (("timeseries", "series", SERIES), ("waveforms", "sign
     answers = [runner(**{name: row[None, -width:]}) for row in np.array(values, np.float32)]
     got[f"{task}-litert"] = {k: np.concatenate([a[k] for a in answers]).tolist() for k in answers[0]}
     got[f"{task}-litert"]["shape"] = runner.get_input_details()[name]["shape"].tolist()
+import onnxruntime
+session = onnxruntime.InferenceSession(paths["waveforms-onnx"], providers=["CPUExecutionProvider"])
+answer = session.run(None, {"signals": np.array(SIGNALS, np.float32)})
+got["waveforms-onnx"] = {o.name: a.tolist() for o, a in zip(session.get_outputs(), answer)}
 import keras
 try:
     keras.saving.load_model(models["imdb"])
@@ -143,6 +147,8 @@ def exported(tmp_path_factory):
     for task in ("timeseries", "waveforms"):  # LiteRT: batch 1, built-in ops
         paths[f"{task}-litert"] = str(directory / f"{task}.tflite")
         assert run_export(runs[task][0], "--format", "litert", "--out", paths[f"{task}-litert"]) == 0
+    paths["waveforms-onnx"] = str(directory / "waveforms.onnx")
+    assert run_export(runs["waveforms"][0], "--format", "onnx", "--out", paths["waveforms-onnx"]) == 0
     models = {task: os.path.join(runs[task][0], "model.keras") for task in ("imdb", "shakespeare")}
     ids = datasets.get_task("imdb").encode_texts(runs["imdb"][1], runs["imdb"][2], TEXTS)
     char_ids = encode(runs["shakespeare"][2], SEED_TEXT)[None]
@@ -237,11 +243,31 @@ def test_litert_exports_answer_as_the_zoo_does(exported):
     assert got["waveforms-litert"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
 
 
-def test_an_export_that_does_not_convert_is_refused(exported, tmp_path, capsys):
-    out = tmp_path / "imdb.tflite"
-    code = run_export(exported[2]["imdb"][0], "--format", "litert", "--out", str(out))
-    one_line_error(capsys, code, 2, "the gru model on imdb does not convert to LiteRT", "StringLower")
-    assert not out.exists() and leftovers(tmp_path) == []
+def test_onnx_export_answers_as_the_zoo_does(exported):
+    got, expected, _ = exported
+    probabilities = expected["waveforms"]["model"]
+    np.testing.assert_allclose(got["waveforms-onnx"]["probabilities"], probabilities, atol=1e-5)
+    names = expected["waveforms"]["names"]
+    assert got["waveforms-onnx"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
+
+
+@pytest.mark.parametrize(
+    "task,fmt,fragments",
+    [
+        ("imdb", "litert", ["the gru model on imdb does not convert to LiteRT", "StringLower"]),
+        (
+            "shakespeare",
+            "onnx",
+            ["the stacked-lstm model on shakespeare does not convert to ONNX", "UnicodeDecode"],
+        ),
+    ],
+)
+def test_an_export_that_does_not_convert_is_refused(task, fmt, fragments, exported, tmp_path, capsys):
+    out = tmp_path / f"{task}.{fmt}"
+    one_line_error(
+        capsys, run_export(exported[2][task][0], "--format", fmt, "--out", str(out)), 2, *fragments
+    )
+    assert not out.exists() and leftovers(tmp_path) == []  # no file, not even a broken one
 
 
 @pytest.fixture

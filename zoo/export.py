@@ -9,6 +9,8 @@ half-written export under that name.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -21,7 +23,9 @@ from zoo import rundir
 FORMATS = {
     "saved_model": "a TensorFlow SavedModel directory (TensorFlow Serving's format)",
     "litert": "a LiteRT (TFLite) file: batch 1, fixed shapes, LiteRT's built-in ops only",
+    "onnx": "an ONNX file (tf2onnx, opset 17) of the serving_default signature",
 }
+ONNX_OPSET = 17
 
 
 class ExportError(ValueError):
@@ -45,7 +49,7 @@ def export(run_dir: str, fmt: str, out: str, overwrite: bool = False) -> str:
     Args:
         run_dir: A run directory written by train.py.
         fmt: One of `FORMATS`.
-        out: The path to create: a directory for "saved_model", a file for "litert".
+        out: The path to create: a directory for "saved_model", a file for "litert" and "onnx".
         overwrite: Replace an existing `out`.
 
     Returns:
@@ -72,9 +76,11 @@ def export(run_dir: str, fmt: str, out: str, overwrite: bool = False) -> str:
     tmp = Path(tempfile.mkdtemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp"))
     try:
         archive.write_out(str(tmp / "saved_model"), verbose=False)
+        what = f"the {config.model} model on {task.name}"
         if fmt == "litert":
-            what = f"the {config.model} model on {task.name}"
             (tmp / "export").write_bytes(to_litert(str(tmp / "saved_model"), what))
+        elif fmt == "onnx":
+            (tmp / "export").write_bytes(to_onnx(str(tmp / "saved_model"), what))
         else:
             os.replace(tmp / "saved_model", tmp / "export")
         _replace(tmp / "export", out_path)
@@ -142,3 +148,54 @@ def _replace(new: Path, out: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def to_onnx(saved_model: str, what: str) -> bytes:
+    """The `serving_default` signature of a SavedModel as an ONNX model that onnxruntime loads.
+
+    Raises:
+        ExportError: tf2onnx is not installed, or the graph holds ops that
+            ONNX has no counterpart for (string ops, say; named in the
+            message), so the file would not load.
+    """
+    import logging
+
+    try:
+        import onnx
+        import onnxruntime
+        import tf2onnx
+    except ImportError as err:
+        raise ExportError(
+            f"--format onnx needs tf2onnx, onnx and onnxruntime ({err.name} is missing): "
+            "pip install -r requirements.txt"
+        ) from None
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_model)  # kept: the signature's variables live in it
+    serve = loaded.signatures["serving_default"]
+    inputs = serve.structured_input_signature[1]
+    names = list(inputs)
+    # tf2onnx traces a tf.function with positional inputs; the signature takes names.
+    function = tf.function(lambda *args: serve(**dict(zip(names, args))))
+    quiet = logging.getLogger("tf2onnx")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # it logs each unsupported op; the message below names them
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # and prints some of its errors
+            proto, _ = tf2onnx.convert.from_function(
+                function, input_signature=[inputs[n] for n in names], opset=ONNX_OPSET
+            )
+    except Exception as err:  # noqa: BLE001  (tf2onnx raises many kinds)
+        first = (str(err).splitlines() or [err.__class__.__name__])[0]
+        raise ExportError(f"{what} does not convert to ONNX ({first})") from None
+    finally:
+        quiet.setLevel(level)
+    unknown = sorted({n.op_type for n in proto.graph.node if not onnx.defs.has(n.op_type, n.domain or "")})
+    flat = proto.SerializeToString()
+    try:
+        onnxruntime.InferenceSession(flat, providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001
+        needs = f"TensorFlow ops that ONNX has no counterpart for: {', '.join(unknown)}" if unknown else ""
+        needs = needs or (str(err).splitlines() or [err.__class__.__name__])[0]
+        raise ExportError(f"{what} does not convert to ONNX ({needs})") from None
+    return flat

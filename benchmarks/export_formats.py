@@ -1,0 +1,182 @@
+"""Which models x tasks export to which format, file sizes and single-example latency.
+
+    python -m benchmarks.export_formats              # every model on every task it serves
+    python -m benchmarks.export_formats --quick      # two models, tiny sizes: checks the script
+
+Each model is built at its task's default settings with the task's real
+state (the imdb vocabulary, the Shakespeare characters), untrained:
+conversion, size and speed do not depend on the weights. Each is exported
+as `export.py` exports it (`Task.export_model`; `--format litert`: the
+fixed-shape batch-1 archive through `zoo.export.to_litert`), then timed on
+one example: the median of `--calls` calls after three warm-up calls. A
+LiteRT file's answer is checked against the SavedModel's on that example.
+Writes the table between the `export-formats` markers of docs/export.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+from zoo import cli  # noqa: F401  (quiets TensorFlow's start-up log: before TensorFlow loads)
+
+# isort: split
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.environment import describe, header  # noqa: E402
+
+MARKERS = ("<!-- export-formats:begin -->", "<!-- export-formats:end -->")
+
+
+def example_inputs(task_name: str, config, signature: str) -> dict[str, np.ndarray]:
+    """One raw example for a task's signature: a review, a series, a signal, a character."""
+    if task_name == "imdb":
+        return {"texts": np.array(["A wonderful, moving film; the ending stayed with me for days."])}
+    if task_name == "shakespeare":
+        return {"character": np.array("K")}  # `step`; the state is added by the caller
+    length = config.task_settings.get("window", 100)
+    values = (np.sin(np.arange(length) / 4.0) * 2 + 3).astype(np.float32)[None]
+    return {"series" if task_name == "timeseries" else "signals": values}
+
+
+def median_ms(call, calls: int) -> float:
+    for _ in range(3):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def size_bytes(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def measure(model_name: str, task, state, calls: int, quick: bool, workdir: str) -> dict:
+    import models
+    from zoo import config as config_lib
+    from zoo import export
+
+    flags = {"model": model_name, "task": task.name}
+    if quick and not models.get_model(model_name).compiles:  # the chapter's models keep their size
+        flags |= {"units": 4}
+    config = config_lib.resolve(flags)
+
+    model = models.get_model(model_name).build(config, task.spec(config, state), config.api)
+    row = {"task": task.name, "model": model_name}
+    signature = "step" if task.name == "shakespeare" else "serving_default"
+    inputs = example_inputs(task.name, config, signature)
+
+    saved = os.path.join(workdir, f"{task.name}-{model_name}")
+    task.export_model(model, config, state).write_out(saved, verbose=False)
+    serve = tf.saved_model.load(saved).signatures[signature]
+    if task.name == "shakespeare":
+        inputs["state"] = np.zeros(serve.structured_input_signature[1]["state"].shape, np.float32)
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+    reference = {k: v.numpy() for k, v in serve(**tensors).items()}
+    row["saved_model_bytes"] = size_bytes(saved)
+    row["saved_model_ms"] = median_ms(lambda: serve(**tensors), calls)
+
+    fixed = os.path.join(workdir, f"{task.name}-{model_name}-fixed")
+    task.export_model(model, config, state, fixed_shape=True).write_out(fixed, verbose=False)
+    try:
+        flat = export.to_litert(fixed, f"the {model_name} model on {task.name}")
+    except export.ExportError as err:
+        row["litert"] = str(err).split("(", 1)[-1].rstrip(")")
+        return row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_content=flat)
+    runner = interpreter.get_signature_runner(signature)
+    got = runner(**inputs)
+    difference = max(
+        float(np.max(np.abs(got[k] - reference[k]))) for k in reference if reference[k].dtype.kind == "f"
+    )
+    row |= {
+        "litert": "runs",
+        "litert_bytes": len(flat),
+        "litert_ms": median_ms(lambda: runner(**inputs), calls),
+        "litert_max_difference": difference,
+    }
+    return row
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two models at 4 units: checks the script")
+    parser.add_argument("--calls", type=int, default=50, help="timed calls per measurement")
+    parser.add_argument("--doc", default="docs/export.md", help="the page whose table is rewritten")
+    parser.add_argument("--json", default="benchmarks/export_formats.json", help="where the rows go")
+    args = parser.parse_args(argv)
+    import datasets
+    import models
+    from zoo import config as config_lib
+
+    rows = []
+    names = ["gru", "snippet-classifier"] if args.quick else list(models.MODELS)
+    with tempfile.TemporaryDirectory() as workdir:
+        for task in datasets.TASKS.values():
+            state = None
+            for name in names:
+                entry = models.get_model(name)
+                if entry.refusal(task.heads, task.input_kinds, len(task.input_names)):
+                    continue
+                try:
+                    config = config_lib.resolve({"model": name, "task": task.name})
+                except ValueError:  # a bidirectional model on a generative task
+                    continue
+                if state is None:
+                    state = task.load(config, splits=()).state
+                row = measure(name, task, state, args.calls, args.quick, workdir)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    result = {"environment": describe(torch=False), "calls": args.calls, "rows": rows}
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    write_table(args.doc, format_table(result))
+    print(format_table(result))
+    return result
+
+
+def format_table(result) -> str:
+    lines = [
+        f"{header(result['environment'])}; untrained models at each task's defaults, one example, "
+        f"median of {result['calls']} calls, by `python -m benchmarks.export_formats`.",
+        "",
+        "| task | model | SavedModel | SavedModel ms | LiteRT | LiteRT | LiteRT ms | LiteRT - SavedModel |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for row in result["rows"]:
+        saved = f"{row['saved_model_bytes'] / 1e6:.2f} MB"
+        if row["litert"] == "runs":
+            lite = f"runs | {row['litert_bytes'] / 1e6:.2f} MB | {row['litert_ms']:.2f} | {row['litert_max_difference']:.1e}"
+        else:
+            lite = f"refused: {row['litert']} | | |"
+        lines.append(f"| {row['task']} | `{row['model']}` | {saved} | {row['saved_model_ms']:.2f} | {lite} |")
+    return "\n".join(lines)
+
+
+def write_table(doc: str, table: str) -> None:
+    from zoo import files
+
+    text = open(doc, encoding="utf-8").read()
+    begin, end = MARKERS
+    if begin not in text or end not in text:
+        raise ValueError(f"{doc} has no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    files.write_text(doc, head + begin + "\n" + table + "\n" + end + rest.split(end, 1)[1])
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
