@@ -7,9 +7,12 @@ Each model is built at its task's default settings with the task's real
 state (the imdb vocabulary, the Shakespeare characters), untrained:
 conversion, size and speed do not depend on the weights. Each is exported
 as `export.py` exports it (`Task.export_model`; `--format litert`: the
-fixed-shape batch-1 archive through `zoo.export.to_litert`), then timed on
-one example: the median of `--calls` calls after three warm-up calls. A
-LiteRT file's answer is checked against the SavedModel's on that example.
+fixed-shape batch-1 archive through `zoo.export.to_litert`; `--format
+onnx`: `zoo.export.to_onnx`), then timed on
+one example: the median of `--calls` calls after three warm-up calls
+(SavedModel: its signature in TensorFlow; LiteRT: `tf.lite.Interpreter`;
+ONNX: onnxruntime). Each file's answer is checked against the
+SavedModel's on that example ("max diff").
 Writes the table between the `export-formats` markers of docs/export.md.
 """
 
@@ -88,6 +91,23 @@ def measure(model_name: str, task, state, calls: int, quick: bool, workdir: str)
     row["saved_model_bytes"] = size_bytes(saved)
     row["saved_model_ms"] = median_ms(lambda: serve(**tensors), calls)
 
+    try:
+        onnx_model = export.to_onnx(saved, f"the {model_name} model on {task.name}")
+    except export.ExportError as err:
+        row["onnx"] = str(err).split("(", 1)[-1].rstrip(")")
+    else:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+        feed = {k: v for k, v in inputs.items()}
+        answer = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
+        row |= {
+            "onnx": "runs",
+            "onnx_bytes": len(onnx_model),
+            "onnx_ms": median_ms(lambda: session.run(None, feed), calls),
+            "onnx_max_difference": max_difference(answer, reference),
+        }
+
     fixed = os.path.join(workdir, f"{task.name}-{model_name}-fixed")
     task.export_model(model, config, state, fixed_shape=True).write_out(fixed, verbose=False)
     try:
@@ -100,16 +120,20 @@ def measure(model_name: str, task, state, calls: int, quick: bool, workdir: str)
         interpreter = tf.lite.Interpreter(model_content=flat)
     runner = interpreter.get_signature_runner(signature)
     got = runner(**inputs)
-    difference = max(
-        float(np.max(np.abs(got[k] - reference[k]))) for k in reference if reference[k].dtype.kind == "f"
-    )
     row |= {
         "litert": "runs",
         "litert_bytes": len(flat),
         "litert_ms": median_ms(lambda: runner(**inputs), calls),
-        "litert_max_difference": difference,
+        "litert_max_difference": max_difference(got, reference),
     }
     return row
+
+
+def max_difference(got: dict, reference: dict) -> float:
+    """The largest absolute difference between two answers' float outputs."""
+    return max(
+        float(np.max(np.abs(got[k] - reference[k]))) for k in reference if reference[k].dtype.kind == "f"
+    )
 
 
 def main(argv=None) -> dict:
@@ -150,28 +174,39 @@ def main(argv=None) -> dict:
 
 
 def format_table(result) -> str:
+    """The table, with each reason for a refusal once, as a footnote."""
     lines = [
         f"{header(result['environment'])}; untrained models at each task's defaults, one example, "
         f"median of {result['calls']} calls, by `python -m benchmarks.export_formats`.",
         "",
-        "| task | model | SavedModel | SavedModel ms | LiteRT | LiteRT | LiteRT ms | LiteRT - SavedModel |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| task | model | SavedModel | ms | LiteRT | ms | max diff | ONNX | ms | max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    reasons: list[str] = []
+
+    def cells(row, fmt) -> str:
+        if row.get(fmt) != "runs":
+            if row.get(fmt) not in reasons:
+                reasons.append(row.get(fmt))
+            return f"refused{'¹²³⁴⁵⁶'[reasons.index(row.get(fmt))]} | | "
+        return f"{row[fmt + '_bytes'] / 1e6:.2f} MB | {row[fmt + '_ms']:.2f} | {row[fmt + '_max_difference']:.0e}"
+
     for row in result["rows"]:
-        saved = f"{row['saved_model_bytes'] / 1e6:.2f} MB"
-        if row["litert"] == "runs":
-            lite = f"runs | {row['litert_bytes'] / 1e6:.2f} MB | {row['litert_ms']:.2f} | {row['litert_max_difference']:.1e}"
-        else:
-            lite = f"refused: {row['litert']} | | |"
-        lines.append(f"| {row['task']} | `{row['model']}` | {saved} | {row['saved_model_ms']:.2f} | {lite} |")
+        saved = f"{row['saved_model_bytes'] / 1e6:.2f} MB | {row['saved_model_ms']:.2f}"
+        lines.append(
+            f"| {row['task']} | `{row['model']}` | {saved} | {cells(row, 'litert')} | {cells(row, 'onnx')} |"
+        )
+    lines.append("")
+    lines += [f"{'¹²³⁴⁵⁶'[i]} {reason}." for i, reason in enumerate(reasons)]
     return "\n".join(lines)
 
 
-def write_table(doc: str, table: str) -> None:
+def write_table(doc: str, table: str, markers: tuple[str, str] = MARKERS) -> None:
+    """Replaces what stands between `markers` in `doc` with `table`."""
     from zoo import files
 
     text = open(doc, encoding="utf-8").read()
-    begin, end = MARKERS
+    begin, end = markers
     if begin not in text or end not in text:
         raise ValueError(f"{doc} has no {begin} ... {end} markers")
     head, rest = text.split(begin, 1)

@@ -450,3 +450,36 @@ def test_distribute_refuses_bad_batch_sizes(capsys):
     with pytest.raises(SystemExit):
         distribute.main(["--quick", "--batch-size", "128"])  # the flag before --batch-sizes
     assert "unrecognized arguments: --batch-size 128" in capsys.readouterr().err
+
+
+def test_export_tables_give_each_refusal_once_and_write_between_their_markers(tmp_path):
+    from benchmarks import export_formats, serving
+
+    env = environment.describe(torch=False)
+    refused = "TensorFlow ops that LiteRT has no built-in for: StringLower"
+    rows = [
+        {"task": "imdb", "model": m, "saved_model_bytes": 2e7, "saved_model_ms": 10.0, "litert": refused}
+        | {"onnx": "runs", "onnx_bytes": 1.5e7, "onnx_ms": 5.0, "onnx_max_difference": 3e-8}
+        for m in ("gru", "lstm")
+    ]
+    table = export_formats.format_table({"environment": env, "calls": 50, "rows": rows}).splitlines()
+    assert table[0].startswith(environment.header(env)) and "median of 50 calls" in table[0]
+    assert table[4] == "| imdb | `gru` | 20.00 MB | 10.00 | refused¹ | |  | 15.00 MB | 5.00 | 3e-08 |"
+    assert table[-1] == f"¹ {refused}." and sum("¹" in line for line in table) == 3
+
+    page = tmp_path / "export.md"
+    page.write_text("intro\n<!-- export-serving:begin -->\nold\n<!-- export-serving:end -->\noutro\n")
+    result = {
+        "environment": env,
+        "run": {"model": "gru", "units": 64, "seq_len": 400},
+        "rows": [
+            {"path": "SavedModel", "texts_per_request": 256, "requests": 20}
+            | {"requests_per_second": 2.0, "p50_ms": 480.0, "p99_ms": 510.0}
+        ],
+    }
+    export_formats.write_table(str(page), serving.format_table(result), serving.MARKERS)
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| SavedModel | 256 | 20 | 2.0 | 512 | 480.0 | 510.0 |" in between(text, "export-serving")
+    with pytest.raises(ValueError, match="no <!-- export-formats:begin -->"):
+        export_formats.write_table(str(page), "table")
