@@ -72,7 +72,7 @@ def main(argv=None) -> dict:
     import models  # noqa: F401  (the zoo's layers)
     from zoo import export, rundir
 
-    config, _ = rundir.load_finished(args.run_dir, "benchmark")
+    config, _ = rundir.load_finished(args.run_dir, "benchmark", "benchmarks/serving.py")
     if config.task != "imdb":
         raise ValueError(f"{args.run_dir} is a {config.task!r} run; the serving benchmark sends imdb reviews")
     task = datasets.get_task("imdb")

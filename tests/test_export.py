@@ -289,6 +289,8 @@ def test_bad_exports_are_refused_in_one_line(finished_run, tmp_path, capsys, mon
         "saved_model",
     )
     one_line_error(capsys, run_export(str(tmp_path / "nope"), "--out", str(out)), 2, "does not exist")
+    model_file = os.path.join(finished_run, "model.keras")
+    one_line_error(capsys, run_export(model_file, "--out", str(out)), 2, "is a file; export.py takes a run")
     one_line_error(capsys, run_export(finished_run), 2, "--out")
     one_line_error(capsys, run_export(finished_run, "--out", str(tmp_path / "a" / "b")), 2, "does not exist")
     unfinished = tmp_path / "unfinished"

@@ -223,11 +223,15 @@ def prepare(run_dir: str, config, overwrite: bool) -> Resume | None:
     return resume
 
 
-def load_config(run_dir: str):
-    """Reads a run's config.json; RunError if the directory holds no run."""
+def load_config(run_dir: str, script: str = "evaluate.py"):
+    """Reads a run's config.json; RunError if the directory holds no run.
+
+    Args:
+        script: The command that reads it, for the message about a file.
+    """
     path = Path(run_dir)
     if path.is_file():
-        raise RunError(f"{run_dir} is a file; evaluate.py takes a run directory written by train.py")
+        raise RunError(f"{run_dir} is a file; {script} takes a run directory written by train.py")
     if not path.is_dir():
         raise RunError(f"run directory {run_dir} does not exist")
     if not (path / CONFIG_FILE).exists():
@@ -241,15 +245,16 @@ def load_config(run_dir: str):
         raise RunError(str(err)) from None
 
 
-def load_finished(run_dir: str, action: str):
+def load_finished(run_dir: str, action: str, script: str | None = None):
     """`load_config` for a finished run; RunError for one still training or interrupted.
 
     Args:
         action: What is refused, for the message ("evaluate", "export").
+        script: The command, for the message about a file; `ACTION.py` by default.
     """
     from zoo import runlock
 
-    config, saved = load_config(run_dir)
+    config, saved = load_config(run_dir, script or f"{action}.py")
     if not saved.get("finished"):
         who = runlock.holder(run_dir)
         if who:
