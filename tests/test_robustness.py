@@ -85,8 +85,8 @@ def test_kill_during_training_then_the_same_command_resumes(tmp_path):
     resumed = subprocess.run(
         command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
     )
-    # As the user sees it, stdout and stderr together: the resume comes first,
-    # before TensorFlow's own start-up lines.
+    # As the user sees it, stdout and stderr together: the resume comes first
+    # (TensorFlow's start-up lines are hidden).
     lines = resumed.stdout.splitlines()
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     epoch = checkpoint["epoch"] + 1

@@ -3,7 +3,7 @@
 Every file of a run is written atomically (zoo/files.py).
 
 This module imports Keras only where a model is saved or loaded, so that
-train.py can announce a resume before TensorFlow starts.
+train.py announces a resume before the data and the model load.
 """
 
 from __future__ import annotations
