@@ -187,7 +187,7 @@ def measure(cell, sizes, zoo_batch, default_batch) -> dict:
     )
     result["torch_zoo_batch"] = torch_samples_per_second(cell, zoo_batch, *sized)
     result["torch"] = (
-        torch_samples_per_second(cell, default_batch, *sized)
+        torch_samples_per_second(cell, default_batch, *default_sized)
         if default_batch != zoo_batch
         else result["torch_zoo_batch"]
     )

@@ -20,8 +20,9 @@ APIS = ("sequential", "functional")
 def head_layer(spec: TaskSpec) -> keras.layers.Layer:
     """The task's output layer: sigmoid, logits, linear or softmax units."""
     activation = {BINARY: "sigmoid", NEXT_TOKEN: None, REGRESSION: None, MULTICLASS: "softmax"}
-    units = spec.output_units * (spec.output_steps or 1)
-    return keras.layers.Dense(units, activation=activation[spec.head], name="head")
+    if spec.output_steps:  # linear here; the activation comes after the reshape, per step
+        return keras.layers.Dense(spec.output_units * spec.output_steps, name="head")
+    return keras.layers.Dense(spec.output_units, activation=activation[spec.head], name="head")
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -93,8 +94,11 @@ def stack_layers(config, spec: TaskSpec) -> list[keras.layers.Layer]:
         # Masked: padded steps count neither in the mean nor in the maximum.
         layers.append(POOLING[spec.pool]())
     layers.append(head_layer(spec))
-    if spec.output_steps:  # a multi-step forecast: (batch, steps * units) -> (batch, steps, units)
+    if spec.output_steps:  # several steps at once: (batch, steps * units) -> (batch, steps, units)
         layers.append(keras.layers.Reshape((spec.output_steps, spec.output_units), name="steps"))
+        if spec.head in (BINARY, MULTICLASS):
+            activation = "sigmoid" if spec.head == BINARY else "softmax"
+            layers.append(keras.layers.Activation(activation, name="step_activation"))
     return layers
 
 

@@ -123,3 +123,42 @@ Inline, across a line break: `python evaluate.py runs/imdb/gru --text "a -- b"
         "train.py --seed-text",  # evaluate.py's flag
     ]
     assert [args[:2] for _, args in commands(text)][0] == ["--model", "lstm"]
+
+
+# Pages whose bare flag spans (`--units 128`) are train.py's, evaluate.py's or export.py's;
+# the other pages also name the benchmark scripts' flags.
+FLAG_PAGES = [ROOT / "README.md", ROOT / "docs" / "tasks.md", ROOT / "docs" / "reliability.md"]
+
+
+@pytest.mark.parametrize("doc", FLAG_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_bare_flag_span_exists(doc, known):
+    """A span of flags outside a command (`--epochs 1 --steps-per-epoch 20`) names flags of one of the scripts."""
+    spans = [span for span in snippets(doc.read_text(encoding="utf-8")) if span.startswith("--")]
+    assert spans, f"{doc.name} shows no flag span: the test checks nothing there"
+    either = known["train.py"] | known["evaluate.py"] | known["export.py"]
+    missing = sorted({flag for span in spans for flag in FLAG.findall(span)} - either)
+    assert not missing, f"{doc.relative_to(ROOT)} shows flags that do not exist: {', '.join(missing)}"
+
+
+def test_a_task_flag_is_shown_only_with_its_task():
+    """`python train.py --task T ... --flag`: a task's own flag appears only with a task that declares it."""
+    import datasets
+    from zoo import config
+
+    readers = {
+        "--" + name.replace("_", "-"): tasks
+        for name, tasks in config.task_setting_names(datasets.TASKS).items()
+    }
+    wrong = []
+    for doc in DOCS:
+        for script, args in commands(doc.read_text(encoding="utf-8")):
+            if script != "train.py" or "--task" not in args or args.index("--task") + 1 >= len(args):
+                continue
+            task = args[args.index("--task") + 1]
+            wrong += [
+                f"{doc.name}: --task {task} {f}"
+                for f in flags(args)
+                if f in readers and task not in readers[f]
+            ]
+    assert not wrong, wrong
+    assert "imdb" in readers["--seq-len"] and "timeseries" not in readers["--seq-len"]

@@ -125,7 +125,7 @@ def test_no_import_circles():
 
 
 def test_the_modules_train_py_reads_before_tensorflow_import_none():
-    """train.py learns who the chief is, and announces a resume, before TensorFlow starts (seconds)."""
+    """The modules train.py reads before it resolves its config import no TensorFlow (nor does TF_CONFIG parsing)."""
     early = ("zoo.cli", "zoo.cluster", "zoo.config", "zoo.rundir", "zoo.spec")
     code = f"import sys, {', '.join(early)}; assert 'tensorflow' not in sys.modules, sorted(sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

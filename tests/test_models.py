@@ -14,7 +14,7 @@ import models
 from models.rnn import MaskedMaxOverTime, build_functional, build_sequential
 from zoo import config as config_lib
 from zoo import rundir
-from zoo.spec import BINARY, NEXT_TOKEN, POOLS, REGRESSION, TOKENS, InputSpec, TaskSpec
+from zoo.spec import BINARY, FEATURES, MULTICLASS, NEXT_TOKEN, POOLS, REGRESSION, TOKENS, InputSpec, TaskSpec
 from zoo.training import build_model
 
 
@@ -34,6 +34,57 @@ def with_timesteps(spec: TaskSpec, timesteps: int) -> TaskSpec:
     """The spec with every input `timesteps` long."""
     inputs = tuple(dataclasses.replace(i, timesteps=timesteps) for i in spec.inputs)
     return dataclasses.replace(spec, inputs=inputs)
+
+
+# Specs no task has yet, that the contract expresses: a multivariate,
+# multi-step forecast, several classes at each of several steps, two inputs.
+CONTRACT_SPECS = {
+    "multivariate-multistep": TaskSpec(
+        inputs=(InputSpec(FEATURES, timesteps=6, features=3),),
+        head=REGRESSION,
+        output_units=2,
+        output_steps=4,
+    ),
+    "multiclass-multistep": TaskSpec(
+        inputs=(InputSpec(FEATURES, timesteps=5, features=2),),
+        head=MULTICLASS,
+        output_units=3,
+        output_steps=2,
+    ),
+}
+TWO_INPUTS = TaskSpec(
+    inputs=(InputSpec(TOKENS, name="source", vocab_size=9), InputSpec(TOKENS, name="target", vocab_size=7)),
+    head=NEXT_TOKEN,
+    output_units=7,
+    per_step=True,
+)
+
+
+@pytest.mark.parametrize("name", list(CONTRACT_SPECS))
+@pytest.mark.parametrize("preset", ["simplernn", "stacked-lstm", "bidirectional-gru"])
+def test_the_recurrent_stacks_serve_what_the_contract_expresses(name, preset, tmp_path):
+    spec = CONTRACT_SPECS[name]
+    config = dataclasses.replace(config_lib.resolve({"model": preset, "task": "timeseries"}), units=4)
+    model = build_model(config, spec)
+    x, y = fake_batch(spec, config)
+    out = np.asarray(model.predict_on_batch(x))
+    assert out.shape == (4, *spec.output_shape())
+    if spec.head == MULTICLASS:  # a distribution at every output step, not across them
+        np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)
+    loss = model.train_on_batch(x, y, return_dict=True)["loss"]
+    assert np.isfinite(loss)
+    assert_round_trip(model, x, tmp_path)
+
+
+def test_the_recurrent_stacks_refuse_two_inputs():
+    config = dataclasses.replace(config_lib.resolve({"model": "lstm", "task": "shakespeare"}), units=4)
+    with pytest.raises(ValueError, match="this task has 2 inputs \\(source, target\\); the model reads one"):
+        build_model(config, TWO_INPUTS)
+    assert (
+        models.get_model("lstm").refusal((NEXT_TOKEN,), (TOKENS,), 2) == "it reads 1 input, the task gives 2"
+    )
+    x, _ = fake_batch(TWO_INPUTS, config)
+    assert set(x) == {"source", "target"} and x["source"].shape == (4, TIMESTEPS)
 
 
 def test_tiny_specs_cover_every_task():

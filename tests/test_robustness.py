@@ -85,8 +85,8 @@ def test_kill_during_training_then_the_same_command_resumes(tmp_path):
     resumed = subprocess.run(
         command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
     )
-    # As the user sees it, stdout and stderr together: the resume comes first,
-    # before TensorFlow's own start-up lines.
+    # As the user sees it, stdout and stderr together: the resume comes first
+    # (TensorFlow's start-up lines are hidden).
     lines = resumed.stdout.splitlines()
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     epoch = checkpoint["epoch"] + 1
@@ -181,6 +181,26 @@ class Scripted(keras.callbacks.Callback):
         self.epochs.append(epoch)
 
 
+def fit_resumed(model, x, y, epochs, checkpoint, callbacks):
+    """Trains as zoo/training.py does: the fits `resume_segments` plans from the checkpoint (batches of 8)."""
+    from zoo.checkpoint import resume_segments
+
+    def load_train():
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+    for segment in resume_segments(load_train, checkpoint.point, epochs, None):
+        model.fit(
+            segment.train,
+            initial_epoch=segment.initial_epoch,
+            epochs=segment.epochs,
+            steps_per_epoch=segment.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        if model.stop_training:
+            break
+
+
 def test_a_resumed_run_stops_early_and_keeps_the_best_weights_as_if_never_interrupted(tmp_path):
     from zoo.checkpoint import EarlyStopping, RunCheckpoint
 
@@ -195,15 +215,7 @@ def test_a_resumed_run_stops_early_and_keeps_the_best_weights_as_if_never_interr
         checkpoint = RunCheckpoint(str(tmp_path), early_stopping=early)
         callbacks = [script, early, checkpoint]
         try:
-            model.fit(
-                x,
-                y,
-                epochs=6,
-                initial_epoch=checkpoint.initial_epoch(6),
-                batch_size=8,
-                callbacks=callbacks,
-                verbose=0,
-            )
+            fit_resumed(model, x, y, 6, checkpoint, callbacks)
             early.restore_best(model)
         except Interrupt:
             pass
@@ -251,8 +263,7 @@ def test_a_resumed_run_gets_the_same_cosine_learning_rates(tmp_path):
             seen,
         ]
         try:
-            start = checkpoint.initial_epoch(epochs)
-            model.fit(x, y, epochs=epochs, initial_epoch=start, batch_size=8, callbacks=callbacks, verbose=0)
+            fit_resumed(model, x, y, epochs, checkpoint, callbacks)
         except Interrupt:
             pass
         return list(seen.rates.values())

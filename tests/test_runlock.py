@@ -106,7 +106,8 @@ def test_a_second_train_on_a_run_dir_in_use_is_refused_at_once(tmp_path):
                 command + extra, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
             )
             assert second.returncode == 2, second.stderr
-            assert time.monotonic() - started < 10  # refused before TensorFlow starts
+            # Refused before anything loads: the time of starting Python and importing the tasks.
+            assert time.monotonic() - started < 30
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith(
                 f"error: {run_dir} is in use by process {first.pid} ("

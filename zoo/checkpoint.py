@@ -16,7 +16,8 @@ its end for the next epoch, which then makes its own: keras 3.15,
 `EpochIterator`); the multi-worker loop creates one. `resume_segments`
 creates as many before the resumed epoch, then skips the trained batches
 (`tf.data.Dataset.skip`). With `steps_per_epoch` the training data is one
-repeated stream instead, and the resume skips to its position in it. A test
+repeated stream instead, and the resume replays it up to its position
+(every earlier batch passes through the input pipeline again, untrained). A test
 checks that a run killed mid-epoch and resumed ends with the weights of the
 run never killed, bit for bit.
 """
@@ -141,12 +142,6 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.point = ResumePoint(metadata["epoch"], metadata.get("batches_done", 0), stopped)
         self.epoch, self.batches_done, self.since_save = 0, 0, 0
 
-    def initial_epoch(self, epochs: int) -> int:
-        """The `initial_epoch` for `model.fit`: the resumed epoch, or `epochs` when nothing is left."""
-        if self.point is None:
-            return 0
-        return epochs if self.point.stopped else self.point.epoch
-
     def on_train_begin(self, logs=None):
         if self.metadata is None:
             return
@@ -179,7 +174,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.batches_done += 1
         self.since_save += 1
-        if self.every and self.since_save >= self.every:
+        # Not after the epoch's last batch: the epoch-end checkpoint follows
+        # validation, and a resume "after the last batch" would train no batch.
+        last = batch + 1 == self.params.get("steps")
+        if self.every and self.since_save >= self.every and not last:
             self.save(self.epoch, self.batches_done)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -1,8 +1,8 @@
 """Who this process is in a distributed run: the strategy names and the `TF_CONFIG` roles.
 
-This module imports no TensorFlow: train.py reads `TF_CONFIG` (who is the
-chief, the one worker that writes the run directory) before TensorFlow
-starts, and zoo/config.py takes its `--distribute` choices from here.
+This module imports no TensorFlow: `TF_CONFIG` (who is the chief, the one
+worker that writes the run directory) is read before any TensorFlow device
+exists, and zoo/config.py takes its `--distribute` choices from here.
 
 Example:
 
@@ -61,9 +61,7 @@ def worker_role(strategy_name: str, environ=None) -> Role:
         chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
         kind, index = task.get("type"), int(task.get("index", 0))
     except (ValueError, TypeError, AttributeError) as err:
-        raise ValueError(
-            f"TF_CONFIG is not a cluster description ({err}); see README, 'Outgrow one machine'"
-        ) from None
+        raise ValueError(f"TF_CONFIG is not a cluster description ({err}); see docs/distributed.md") from None
     if kind not in ("chief", "worker"):
         raise ValueError(f"TF_CONFIG task type {kind!r}: only 'chief' and 'worker' tasks train")
     where = index if kind == "chief" else len(chiefs) + index

@@ -12,7 +12,8 @@ from zoo.metrics import format_table  # noqa: F401  (evaluate.py prints with it)
 def check_inputs(options: dict) -> None:
     """Refuses bad raw inputs (an empty text, a file that is not UTF-8...) before any run is read.
 
-    Each task that declares one of the options given reads them as it would.
+    Each task that declares one of the options given reads them as it
+    would; evaluate.py calls it before `evaluate`.
     """
     given = {k for k, v in options.items() if v is not None}
     for task in datasets.TASKS.values():
@@ -49,7 +50,6 @@ def evaluate(run_dir: str, options: dict) -> dict:
     options = {s.name: s.default for s in task.eval_settings} | {
         k: v for k, v in options.items() if v is not None
     }
-    task.read_inputs(options)  # bad inputs are refused before the model loads
     state = rundir.read_json(os.path.join(run_dir, rundir.STATE_FILE))
     model = rundir.load_model(os.path.join(run_dir, rundir.MODEL_FILE))
     data = task.load(config, state, splits=("test",))

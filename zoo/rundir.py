@@ -3,7 +3,7 @@
 Every file of a run is written atomically (zoo/files.py).
 
 This module imports Keras only where a model is saved or loaded, so that
-train.py can announce a resume before TensorFlow starts.
+train.py announces a resume before the data and the model load.
 """
 
 from __future__ import annotations
@@ -254,11 +254,11 @@ def load_finished(run_dir: str, action: str, script: str | None = None):
     """
     from zoo import runlock
 
+    who = runlock.holder(run_dir)  # first: a run starting to train has no config.json yet
+    if who:
+        raise RunError(f"{run_dir} is still training ({who}); {action} it once it has finished")
     config, saved = load_config(run_dir, script or f"{action}.py")
     if not saved.get("finished"):
-        who = runlock.holder(run_dir)
-        if who:
-            raise RunError(f"{run_dir} is still training ({who}); {action} it once it has finished")
         raise RunError(
             f"{run_dir} holds an unfinished run (interrupted): rerun its train.py command to resume it"
         )

@@ -6,8 +6,9 @@ is refused at once with a line that names the first. The kernel drops the
 lock when its process ends, however it ends: a `kill -9` never leaves a
 stale lock. The lock file is removed on release.
 
-This module imports nothing of the zoo and no TensorFlow, so that train.py
-takes the lock before anything is written and before TensorFlow starts.
+This module imports nothing of the zoo and no TensorFlow; train.py takes
+the lock right after parsing its flags, before anything is resolved,
+loaded or written.
 The lock is advisory: it stops other zoo commands, not other programs.
 """
 

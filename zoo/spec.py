@@ -30,10 +30,10 @@ class InputSpec:
     """One named input of a task.
 
     Args:
-        name: The input's name (a key of the batch's input dict where a
-            task has several inputs; the Keras input's name).
         kind: `"tokens"` (integer ids, embedded by the model) or
             `"features"` (float vectors fed to the RNN directly).
+        name: The input's name (a key of the batch's input dict where a
+            task has several inputs; the Keras input's name).
         timesteps: Fixed sequence length, or `None` for variable length.
         features: Feature size for `"features"` inputs (1 for a univariate series).
         vocab_size: Number of token ids for `"tokens"` inputs.

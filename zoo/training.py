@@ -153,7 +153,7 @@ def train(
         config: The resolved settings.
         overwrite: Replace a finished run in the directory.
         flags: The command-line flags as given, kept in config.json so that
-            the same command is recognised before TensorFlow starts.
+            the same command is recognised before anything loads.
         announced: The caller has already printed the resume line.
         extra_callbacks: More Keras callbacks, after the run's own (benchmarks).
     """
