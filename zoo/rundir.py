@@ -44,6 +44,7 @@ RUN_FILES = (
     "curves.png",
     "metrics.json",
     "forecast.png",
+    "forecast.csv",
     "samples.txt",
     BACKUP_DIR,
     "logs",
