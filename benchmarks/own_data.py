@@ -1,0 +1,167 @@
+"""The own-data tasks on real and synthetic data written out as a user's files, against the built-in tasks.
+
+Each proof writes a built-in task's data in the layout a user would have,
+trains the same model with the same settings through the own-data task and
+through the built-in one (fresh `python train.py` processes, one at a time),
+evaluates both, and keeps the numbers in `benchmarks/own_data.json`:
+
+* `series`: the synthetic timeseries series as one CSV in long format, 400
+  ids, each its training, validation and test series one after the other
+  (`--val-fraction` and `--test-fraction` 1/3: each part is exactly one
+  series), against the `timeseries` task. Target: the same naive and linear
+  errors, and the model's error within 10%.
+
+* `text-classes`: IMDB from the shared TFDS copy written out as the
+  original archive's `aclImdb/{train,test}/{pos,neg}/*.txt`, trained with
+  `--data aclImdb/train --test-data aclImdb/test` against the `imdb` task,
+  the same model (`gru`) and settings (text-classes takes imdb's defaults).
+  Target: test accuracy within 0.01, training time within 20%.
+
+    python -m benchmarks.own_data series                 # about 4 minutes on 2 cores
+    python -m benchmarks.own_data text-classes           # about 4 minutes
+    python -m benchmarks.own_data series --quick         # a smoke run (tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from zoo import cli  # noqa: F401  (quiets TensorFlow's start-up log)
+
+# isort: split
+from benchmarks.environment import describe, header
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "own_data.json"
+SERIES_IDS = 400  # the synthetic task's validation and test splits hold 400 series each
+
+
+def train_and_evaluate(run_dir: Path, train_flags: list[str], eval_flags: list[str] = ()) -> dict:
+    """`python train.py ... --run-dir RUN`, then `python evaluate.py RUN`: metrics and training seconds."""
+    subprocess.run(
+        [sys.executable, "train.py", "--overwrite", "--run-dir", str(run_dir), *train_flags],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run([sys.executable, "evaluate.py", str(run_dir), *eval_flags], cwd=ROOT, check=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as f:
+        history = list(csv.DictReader(f))
+    metrics["train_seconds"] = round(sum(float(r["seconds"]) for r in history), 1)
+    metrics["epochs"] = len(history)
+    for key in ("sample", "confusion_matrix", "predictions", "per_class"):
+        metrics.pop(key, None)
+    return metrics
+
+
+def write_series_csv(path: Path, ids: int) -> None:
+    """The synthetic timeseries series in long format: per id, its train, validation and test series in turn."""
+    import tensorflow_datasets as tfds
+
+    from datasets import synthetic
+
+    builder = synthetic.load_builder("timeseries", None)
+    splits = [
+        tfds.as_numpy(builder.as_dataset(split=s, batch_size=-1))["series"][:ids]
+        for s in ("train", "validation", "test")
+    ]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["series", "t", "value"])
+        for k in range(ids):
+            for t, value in enumerate(v for block in splits for v in block[k]):
+                writer.writerow([k, t, f"{value:.9g}"])
+
+
+def series_proof(work: Path, quick: bool) -> dict:
+    model = "simplernn"
+    # The timeseries task's defaults, given to both: the same model and settings.
+    same = ["--model", model, "--epochs", "40", "--patience", "6", "--batch-size", "128"]
+    same += ["--learning-rate", "0.002", "--lr-schedule", "cosine", "--units", "64", "--window", "50"]
+    if quick:
+        same += ["--epochs", "1", "--steps-per-epoch", "2", "--units", "4"]
+    path = work / "synthetic_series.csv"
+    write_series_csv(path, 20 if quick else SERIES_IDS)
+    own = ["--task", "series", "--data", str(path), "--target", "value", "--id", "series", "--time", "t"]
+    own += ["--val-fraction", str(1 / 3), "--test-fraction", str(1 / 3)]
+    built_in = train_and_evaluate(work / "timeseries", ["--task", "timeseries", *same])
+    ours = train_and_evaluate(work / "series", [*own, *same])
+    return {
+        "task": "series",
+        "against": "timeseries",
+        "model": model,
+        "built_in": built_in,
+        "own_data": ours,
+        "mse_ratio": {k: ours[f"{k}_mse"] / built_in[f"{k}_mse"] for k in ("model", "naive", "linear")},
+        "target": "naive and linear MSE within 10%, model MSE within 10% of the timeseries task's",
+    }
+
+
+def write_aclimdb(root: Path, limit: int | None) -> None:
+    """IMDB from TFDS as aclImdb/{train,test}/{pos,neg}/NNNNN.txt (label 0: neg, 1: pos)."""
+    import tensorflow_datasets as tfds
+
+    from datasets.imdb import ARCHIVE, URL
+    from datasets.tfds_source import load_builder
+
+    builder = load_builder("imdb_reviews", None, URL, ARCHIVE)
+    for split in ("train", "test"):
+        for name in ("neg", "pos"):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+        examples = tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True))
+        for i, (text, label) in enumerate(examples):
+            if limit and i >= limit:
+                break
+            (root / split / ("neg", "pos")[int(label)] / f"{i:05d}.txt").write_bytes(text)
+
+
+def text_classes_proof(work: Path, quick: bool) -> dict:
+    model = "gru"
+    same = ["--model", model] + (["--epochs", "1", "--steps-per-epoch", "2", "--units", "4"] if quick else [])
+    root = work / "aclImdb"
+    write_aclimdb(root, 200 if quick else None)
+    built_in = train_and_evaluate(work / "imdb", ["--task", "imdb", *same])
+    own = ["--task", "text-classes", "--data", str(root / "train"), "--test-data", str(root / "test")]
+    ours = train_and_evaluate(work / "text-classes", [*own, *same])
+    return {
+        "task": "text-classes",
+        "against": "imdb",
+        "model": model,
+        "built_in": built_in,
+        "own_data": ours,
+        "accuracy_difference": ours["accuracy"] - built_in["accuracy"],
+        "train_seconds_ratio": ours["train_seconds"] / built_in["train_seconds"],
+        "target": "test accuracy within 0.01 and training time within 20% of the imdb task's",
+    }
+
+
+PROOFS = {"series": series_proof, "text-classes": text_classes_proof}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("proofs", nargs="+", choices=sorted(PROOFS))
+    parser.add_argument("--quick", action="store_true", help="tiny runs, results not kept (tests)")
+    parser.add_argument("--work-dir", help="where the files and runs go (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.quick else {}
+    env = describe(torch=False)
+    with tempfile.TemporaryDirectory(prefix="own-data-") as tmp:
+        work = Path(args.work_dir or tmp)
+        for name in args.proofs:
+            (work / name).mkdir(parents=True, exist_ok=True)
+            result = PROOFS[name](work / name, args.quick) | {"measured": header(env)}
+            print(json.dumps(result, indent=1))
+            results[name] = result
+    if not args.quick:
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
