@@ -17,8 +17,17 @@ evaluates both, and keeps the numbers in `benchmarks/own_data.json`:
   the same model (`gru`) and settings (text-classes takes imdb's defaults).
   Target: test accuracy within 0.01, training time within 20%.
 
+* `text-corpus`: the original tiny Shakespeare `input.txt` (in the TFDS
+  data dir's `downloads/manual/`) through `text-corpus` against the
+  `shakespeare` task, the same model (`gru`) and settings (text-corpus
+  takes shakespeare's defaults; its 90/5/5 cut by position gives the TFDS
+  splits' texts). Target: test stream nats/char within 0.03.
+
+Run with `TFDS_DATA_DIR` pointing at the prepared TFDS data.
+
     python -m benchmarks.own_data series                 # about 4 minutes on 2 cores
     python -m benchmarks.own_data text-classes           # about 4 minutes
+    python -m benchmarks.own_data text-corpus            # about 10 minutes
     python -m benchmarks.own_data series --quick         # a smoke run (tests)
 """
 
@@ -39,6 +48,8 @@ from benchmarks.environment import describe, header
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "own_data.json"
+DOCS = ROOT / "docs" / "own-data.md"
+BEGIN, END = "<!-- own-data:begin -->", "<!-- own-data:end -->"
 SERIES_IDS = 400  # the synthetic task's validation and test splits hold 400 series each
 
 
@@ -141,16 +152,96 @@ def text_classes_proof(work: Path, quick: bool) -> dict:
     }
 
 
-PROOFS = {"series": series_proof, "text-classes": text_classes_proof}
+def text_corpus_proof(work: Path, quick: bool) -> dict:
+    from datasets.tfds_source import default_data_dir
+
+    model = "gru"
+    same = ["--model", model] + (["--epochs", "1", "--steps-per-epoch", "2", "--units", "4"] if quick else [])
+    evaluate = ["--limit", "64", "--length", "50"] if quick else []
+    path = Path(default_data_dir()) / "downloads" / "manual" / "input.txt"
+    built_in = train_and_evaluate(work / "shakespeare", ["--task", "shakespeare", *same], evaluate)
+    own = ["--task", "text-corpus", "--data", str(path)]
+    ours = train_and_evaluate(work / "text-corpus", [*own, *same], evaluate)
+    return {
+        "task": "text-corpus",
+        "against": "shakespeare",
+        "model": model,
+        "built_in": built_in,
+        "own_data": ours,
+        "test_stream_difference": ours["test_stream_nats_per_char"] - built_in["test_stream_nats_per_char"],
+        "target": "test stream nats/char within 0.03 of the shakespeare task's",
+    }
+
+
+PROOFS = {"series": series_proof, "text-classes": text_classes_proof, "text-corpus": text_corpus_proof}
+
+
+def summary(result: dict) -> tuple[str, str, str]:
+    """(built-in result, own-data result, how they compare) of one proof, for the table."""
+    a, b = result["built_in"], result["own_data"]
+    if result["task"] == "series":
+
+        def mse(m):
+            return f"MSE model {m['model_mse']:.5f}, naive {m['naive_mse']:.5f}, linear {m['linear_mse']:.5f}"
+
+        ratios = result["mse_ratio"]
+        compare = ", ".join(f"{k} {v:.3f}x" for k, v in ratios.items())
+        return mse(a), mse(b) + f"; MASE model {b['model_mase']:.3f}", compare
+    if result["task"] == "text-classes":
+        return (
+            f"{a['accuracy']:.4f} test accuracy",
+            f"{b['accuracy']:.4f} test accuracy",
+            f"{result['accuracy_difference']:+.4f} accuracy; {result['train_seconds_ratio']:.2f}x training time",
+        )
+    return (
+        f"{a['test_stream_nats_per_char']:.4f} nats/char (test stream)",
+        f"{b['test_stream_nats_per_char']:.4f} nats/char (test stream); bz2 -9 {b['bz2_nats_per_char']:.4f}",
+        f"{result['test_stream_difference']:+.4f} nats/char",
+    )
+
+
+def render(results: dict) -> str:
+    """The table of docs/own-data.md: one row per proof, with where and how it was measured."""
+    lines = [
+        "| own-data task | against | model | built-in task | own-data task | own / built-in | training s | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in PROOFS:
+        if name not in results:
+            continue
+        r = results[name]
+        built, own, compare = summary(r)
+        seconds = f"{r['built_in']['train_seconds']:.0f} / {r['own_data']['train_seconds']:.0f}"
+        lines.append(
+            f"| {name} | {r['against']} | `{r['model']}` | {built} | {own} | {compare} | {seconds} | {r['target']} |"
+        )
+    measured = sorted({f"{r['measured']}" for r in results.values()})
+    head = "Measured " + "; ".join(measured) + ", by `python -m benchmarks.own_data`."
+    return head + "\n\n" + "\n".join(lines)
+
+
+def write_docs(results: dict, path: Path = DOCS) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    path.write_text(text[:start] + "\n" + render(results) + "\n" + text[end:], encoding="utf-8")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("proofs", nargs="+", choices=sorted(PROOFS))
+    parser.add_argument("proofs", nargs="*", help=f"which proofs to run: {', '.join(PROOFS)}")
+    parser.add_argument(
+        "--render-only", action="store_true", help="the docs table from own_data.json, nothing run"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny runs, results not kept (tests)")
     parser.add_argument("--work-dir", help="where the files and runs go (default: a temporary directory)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.proofs) - set(PROOFS))
+    if unknown or not (args.proofs or args.render_only):
+        parser.error(f"name one or more proofs of: {', '.join(PROOFS)} (got {', '.join(unknown) or 'none'})")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.quick else {}
+    if args.render_only:
+        write_docs(results)
+        return
     env = describe(torch=False)
     with tempfile.TemporaryDirectory(prefix="own-data-") as tmp:
         work = Path(args.work_dir or tmp)
@@ -161,6 +252,7 @@ def main(argv=None) -> None:
             results[name] = result
     if not args.quick:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        write_docs(results)
 
 
 if __name__ == "__main__":
