@@ -23,11 +23,17 @@ evaluates both, and keeps the numbers in `benchmarks/own_data.json`:
   takes shakespeare's defaults; its 90/5/5 cut by position gives the TFDS
   splits' texts). Target: test stream nats/char within 0.03.
 
+* `series-memory`: a 5-million-row, 4-column CSV (time, target, two
+  features; one series), trained for 50 steps: peak resident memory of
+  the `train.py` process, which reads the whole file and lists every
+  window. Target: under 3 GB.
+
 Run with `TFDS_DATA_DIR` pointing at the prepared TFDS data.
 
     python -m benchmarks.own_data series                 # about 4 minutes on 2 cores
     python -m benchmarks.own_data text-classes           # about 4 minutes
     python -m benchmarks.own_data text-corpus            # about 10 minutes
+    python -m benchmarks.own_data series-memory          # about 3 minutes
     python -m benchmarks.own_data series --quick         # a smoke run (tests)
 """
 
@@ -39,6 +45,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from zoo import cli  # noqa: F401  (quiets TensorFlow's start-up log)
@@ -173,7 +180,63 @@ def text_corpus_proof(work: Path, quick: bool) -> dict:
     }
 
 
-PROOFS = {"series": series_proof, "text-classes": text_classes_proof, "text-corpus": text_corpus_proof}
+def series_memory_proof(work: Path, quick: bool) -> dict:
+    import resource
+
+    import numpy as np
+
+    rows = 20000 if quick else 5_000_000
+    path = work / "big.csv"
+    rng = np.random.default_rng(0)
+    t = np.arange(rows)
+    y = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(rows)
+    a, b = np.cos(2 * np.pi * t / 24), rng.standard_normal(rows)
+    with open(path, "w") as f:
+        f.write("t,y,a,b\n")
+        for start in range(0, rows, 100_000):
+            block = np.stack(
+                [
+                    t[start : start + 100_000],
+                    y[start : start + 100_000],
+                    a[start : start + 100_000],
+                    b[start : start + 100_000],
+                ],
+                axis=1,
+            )
+            np.savetxt(f, block, fmt=["%d", "%.6f", "%.6f", "%.6f"], delimiter=",")
+    run_dir = work / "run"
+    flags = ["--task", "series", "--model", "gru", "--data", str(path), "--target", "y", "--time", "t"]
+    flags += [
+        "--features",
+        "a,b",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "50",
+        "--run-dir",
+        str(run_dir),
+        "--overwrite",
+    ]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "train.py", *flags], cwd=ROOT, check=True)
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far: train.py
+    return {
+        "task": "series-memory",
+        "rows": rows,
+        "csv_megabytes": round(path.stat().st_size / 1e6, 1),
+        "peak_resident_gigabytes": round(peak_kib / 1024**2, 3),
+        "train_py_seconds": round(seconds, 1),
+        "target": "peak resident memory under 3 GB",
+    }
+
+
+PROOFS = {
+    "series": series_proof,
+    "text-classes": text_classes_proof,
+    "text-corpus": text_corpus_proof,
+    "series-memory": series_memory_proof,
+}
 
 
 def summary(result: dict) -> tuple[str, str, str]:
@@ -207,7 +270,7 @@ def render(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in PROOFS:
-        if name not in results:
+        if name not in results or name == "series-memory":
             continue
         r = results[name]
         built, own, compare = summary(r)
@@ -217,6 +280,13 @@ def render(results: dict) -> str:
         )
     measured = sorted({f"{r['measured']}" for r in results.values()})
     head = "Measured " + "; ".join(measured) + ", by `python -m benchmarks.own_data`."
+    memory = results.get("series-memory")
+    if memory:
+        lines.append(
+            f"\nseries-memory: a {memory['rows']:,}-row, 4-column CSV ({memory['csv_megabytes']} MB) trains "
+            f"with a peak resident memory of {memory['peak_resident_gigabytes']:.2f} GB "
+            f"({memory['train_py_seconds']:.0f} s for train.py, 50 training steps; target: under 3 GB)."
+        )
     return head + "\n\n" + "\n".join(lines)
 
 
