@@ -15,6 +15,7 @@ all held in memory.
 from __future__ import annotations
 
 import array
+import calendar
 import csv
 import datetime
 import io
@@ -226,11 +227,15 @@ def report_time(table: Table, column: str) -> None:
         if not len(steps):
             continue
         duplicates += int(np.sum(steps == 0))
-        usual = time_step(table.times[start:stop], table.time_kind)
-        irregular += int(np.sum((steps != 0) & ~np.isclose(steps, usual[1], rtol=0.1)))
+        unit, usual = time_step(table.times[start:stop], table.time_kind)
+        if unit == "months":  # 28 to 31 days a month
+            off = np.abs(steps / 86400 / 30.44 - usual) > 0.15 * usual
+        else:
+            off = ~np.isclose(steps, usual, rtol=0.1)
+        irregular += int(np.sum((steps != 0) & off))
     if duplicates:
         print(f"note: --time column {column!r} has {duplicates} duplicate time stamps within a series")
-    if irregular and table.time_kind in ("number", "datetime", "date"):
+    if irregular:
         print(f"note: --time column {column!r} has {irregular} irregular gaps (steps unlike the usual one)")
 
 
@@ -265,28 +270,15 @@ def continue_times(times: np.ndarray, kind: str, count: int) -> list[str]:
         whole = float(step).is_integer() and float(last).is_integer()
         return [str(int(v)) if whole else f"{v:g}" for v in out]
     start = datetime.datetime.fromtimestamp(last, datetime.timezone.utc)
+    dates = [datetime.datetime.fromtimestamp(t, datetime.timezone.utc) for t in times[-12:]]
+    month_ends = all(d.day == calendar.monthrange(d.year, d.month)[1] for d in dates)
     stamps = []
     for k in range(1, count + 1):
         if unit == "months":
             months = start.month - 1 + int(step) * k
             year, month = start.year + months // 12, months % 12 + 1
-            day = min(
-                start.day,
-                [
-                    31,
-                    29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-                    31,
-                    30,
-                    31,
-                    30,
-                    31,
-                    31,
-                    30,
-                    31,
-                    30,
-                    31,
-                ][month - 1],
-            )
+            days_in_month = calendar.monthrange(year, month)[1]
+            day = days_in_month if month_ends else min(start.day, days_in_month)  # Jan 31 -> Feb 29
             stamps.append(start.replace(year=year, month=month, day=day))
         else:
             stamps.append(start + datetime.timedelta(seconds=step * k))

@@ -90,6 +90,8 @@ def test_missing_values_are_filled_per_series(fill, a, b, tmp_path):
     "times,expected",
     [
         (["2024-01-31", "2024-02-29", "2024-03-31"], ["2024-04-30", "2024-05-31"]),
+        (["2024-01-31", "2024-03-31", "2024-04-30"], ["2024-05-31", "2024-06-30"]),
+        (["2023-11-15", "2023-12-15", "2024-01-15"], ["2024-02-15", "2024-03-15"]),
         (["2024-01-01", "2024-01-08", "2024-01-15"], ["2024-01-22", "2024-01-29"]),
         (["2024-01-01T00:00", "2024-01-01T06:00"], ["2024-01-01T12:00:00", "2024-01-01T18:00:00"]),
         (["10", "20", "30"], ["40", "50"]),
@@ -103,6 +105,21 @@ def test_time_stamps_are_continued(times, expected):
         kind = "datetime" if "datetime" in (kind, k) else k
         stamps.append(stamp)
     assert series.continue_times(np.array(stamps), kind, 2) == expected
+
+
+def test_monthly_dates_are_regular_and_gaps_are_reported(tmp_path, capsys):
+    months = ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"]
+    rows = [[m, i] for i, m in enumerate(months)]
+    cfg = config(data=write_csv(tmp_path / "m.csv", ["month", "y"], rows), target="y", time="month")
+    series.report_time(series.Series().table(cfg), "month")
+    assert capsys.readouterr().out == ""
+    rows = [[m, i] for i, m in enumerate(months[:2] + months[3:] + months[-1:])]  # March missing, June twice
+    cfg = config(data=write_csv(tmp_path / "g.csv", ["month", "y"], rows), target="y", time="month")
+    series.report_time(series.Series().table(cfg), "month")
+    assert capsys.readouterr().out.splitlines() == [
+        "note: --time column 'month' has 1 duplicate time stamps within a series",
+        "note: --time column 'month' has 1 irregular gaps (steps unlike the usual one)",
+    ]
 
 
 def test_baselines_match_the_timeseries_task_on_a_csv_written_from_it(tmp_path):
