@@ -520,7 +520,8 @@ class Series(Task):
         rows = []
         for (i, a, b), values_ in zip(series, predicted):
             for stamp, value in zip(continue_times(table.times[a:b], table.time_kind, horizon), values_):
-                rows.append({"id": table.ids[i], "time": stamp, "forecast": round(float(value), 6)})
+                named = {"id": table.ids[i]} if settings["id"] else {}  # a single series has no id
+                rows.append(named | {"time": stamp, "forecast": round(float(value), 6)})
         return rows
 
 

@@ -65,6 +65,22 @@ def test_series_are_grouped_sorted_and_split_by_time(tmp_path):
     assert len(starts) == 2 * (80 - 7 + 1)
 
 
+def test_a_single_series_forecast_continues_its_rows(tmp_path):
+    import keras
+
+    path = write_csv(tmp_path / "s.csv", ["y"], [[i] for i in range(30)])
+    cfg = config(data=path, target="y", window=4, horizon=2)
+    task = datasets.get_task("series")
+    state = task.load(cfg, splits=("train",)).state
+    model = keras.Sequential([keras.Input((4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    rows = task.forecast(model, cfg, state, task.table(cfg))
+    assert [r["time"] for r in rows] == ["30", "31"] and set(rows[0]) == {"time", "forecast"}
+    assert series.forecast_csv(rows, cfg.task_settings).splitlines()[:2] == [
+        "step,y",
+        f"30,{rows[0]['forecast']}",
+    ]
+
+
 def test_training_windows_are_reshuffled_each_epoch_and_seeded(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["y"], [[i] for i in range(100)])
     cfg = config(data=path, target="y", window=3)
