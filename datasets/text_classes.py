@@ -59,9 +59,10 @@ def read_folder(root: str, flag: str, encoding: str) -> Texts:
     """One subfolder per class of .txt files (searched recursively); empty files are skipped and counted."""
     classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     if not classes:
+        where = root.rstrip("/")
         raise ValueError(
             f"{flag} {root} has no class folders: it needs one subfolder of .txt files per class "
-            "(e.g. {root}/pos/*.txt and {root}/neg/*.txt)".replace("{root}", root.rstrip("/"))
+            f"(e.g. {where}/pos/*.txt and {where}/neg/*.txt)"
         )
     texts, labels, skipped = [], [], 0
     for name in classes:
