@@ -36,7 +36,9 @@ def standardize(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(text, "[^a-z0-9' ]", " ")
 
 
-def make_vectorizer(max_tokens: int, vocabulary=None) -> keras.layers.TextVectorization:
+def make_vectorizer(
+    max_tokens: int, vocabulary=None, standardize=standardize
+) -> keras.layers.TextVectorization:
     """Words -> ids (ragged), 0 = padding (masked by the model), 1 = out of vocabulary."""
     return keras.layers.TextVectorization(
         max_tokens=max_tokens, standardize=standardize, output_mode="int", ragged=True, vocabulary=vocabulary

@@ -483,3 +483,40 @@ def test_export_tables_give_each_refusal_once_and_write_between_their_markers(tm
     assert "| SavedModel | 256 | 20 | 2.0 | 512 | 480.0 | 510.0 |" in between(text, "export-serving")
     with pytest.raises(ValueError, match="no <!-- export-formats:begin -->"):
         export_formats.write_table(str(page), "table")
+
+
+def test_own_data_table_is_written_between_its_markers(tmp_path):
+    """benchmarks/own_data.py renders each proof's comparison into a copy of docs/own-data.md."""
+    from benchmarks import own_data
+
+    measured = "2026-12-01, 2 CPU cores (x), Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1"
+    errors = {f"{k}_mse": v for k, v in (("model", 0.003), ("naive", 0.02), ("linear", 0.006))}
+    found = {
+        "series": {
+            "task": "series",
+            "against": "timeseries",
+            "model": "simplernn",
+            "built_in": errors | {"train_seconds": 100.0},
+            "own_data": errors | {"model_mase": 0.4, "train_seconds": 110.0},
+            "mse_ratio": {"model": 1.0, "naive": 1.0, "linear": 1.0},
+            "target": "within 10%",
+            "measured": measured,
+        },
+        "series-memory": {
+            "rows": 5_000_000,
+            "csv_megabytes": 150.0,
+            "peak_resident_gigabytes": 1.5,
+            "train_py_seconds": 90.0,
+            "measured": measured,
+        },
+    }
+    page = tmp_path / "own-data.md"
+    page.write_text(f"before\n{own_data.BEGIN}\nold\n{own_data.END}\nafter\n", encoding="utf-8")
+    own_data.write_docs(found, page)
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("before\n") and text.endswith(f"{own_data.END}\nafter\n") and "old" not in text
+    assert f"Measured {measured}, by `python -m benchmarks.own_data`." in text
+    assert "| series | timeseries | `simplernn` | MSE model 0.00300, naive 0.02000, linear 0.00600 |" in text
+    assert "model 1.000x, naive 1.000x, linear 1.000x | 100 / 110 | within 10% |" in text
+    assert "a 5,000,000-row, 4-column CSV (150.0 MB) trains with a peak resident memory of 1.50 GB" in text
+    assert own_data.BEGIN in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")

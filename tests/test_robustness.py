@@ -616,11 +616,13 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (["--seq-len", "0"], ["--seq-len must be positive, got 0"]),
         (
             ["--task", "timeseries", "--embedding-dim", "8"],
-            ["--embedding-dim does not apply to task 'timeseries' (only to: imdb, shakespeare)"],
+            [
+                "--embedding-dim does not apply to task 'timeseries' (only to: imdb, shakespeare, text-classes, text-corpus)"
+            ],
         ),
         (
             ["--task", "shakespeare", "--max-tokens", "500"],
-            ["--max-tokens does not apply", "(only to: imdb)"],
+            ["--max-tokens does not apply", "(only to: imdb, text-classes)"],
         ),
         (
             ["--model", "snippet-forecaster", "--task", "timeseries", "--lr-schedule", "cosine"],
@@ -674,7 +676,7 @@ def test_text_on_a_run_of_another_task(finished_run, capsys):
         capsys,
         run_evaluate(finished_run, "--text", "Great."),
         2,
-        "--text does not apply to a 'timeseries' run (only to: imdb)",
+        "--text does not apply to a 'timeseries' run (only to: imdb, text-classes)",
     )
 
 
@@ -690,3 +692,20 @@ def test_failures_during_a_run_are_one_line_too(capsys):
     )
     assert cli.run(ctrl_c) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
+
+
+def test_a_model_with_the_zoos_own_layers_loads_in_a_fresh_process(tmp_path):
+    """evaluate.py imports no model code before it loads the run's model (a max-pool head's layer)."""
+    import dataclasses
+
+    from zoo import config as config_lib
+    from zoo.spec import TOKENS, InputSpec, TaskSpec
+    from zoo.training import build_model
+
+    spec = TaskSpec((InputSpec(TOKENS, vocab_size=10, mask_zero=True),), "binary", 1, pool="max")
+    config = dataclasses.replace(config_lib.TrainConfig(), units=3, embedding_dim=2, jit_compile=False)
+    keras.utils.set_random_seed(0)
+    rundir.save_model(build_model(config, spec), tmp_path / "model.keras")
+    code = f"from zoo import rundir; print(rundir.load_model({str(tmp_path / 'model.keras')!r}).name)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -181,7 +181,7 @@ def add_setting_flags(
         setting = pairs[0][1]
 
         def described(s: Setting) -> str:
-            return s.help if s.default is None else f"{s.help} (default: {s.default})"
+            return s.help if s.default in (None, "") else f"{s.help} (default: {s.default})"
 
         if len({described(s) for _, s in pairs}) == 1:
             help_text = described(setting)

@@ -57,6 +57,30 @@ def multiclass(probabilities: np.ndarray, labels: np.ndarray, class_names) -> di
     }
 
 
+def classes(labels: np.ndarray, predicted: np.ndarray, class_names) -> dict:
+    """Accuracy, each class's precision, recall and F1, and the confusion matrix, from class ids."""
+    n = len(class_names)
+    matrix = np.array(confusion(labels, predicted, n))
+    per_class = {}
+    for i, name in enumerate(class_names):
+        tp, predicted_i, true_i = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
+        precision, recall = tp / max(predicted_i, 1), tp / max(true_i, 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+            "support": int(true_i),
+        }
+    return {
+        "accuracy": float(np.trace(matrix) / max(matrix.sum(), 1)),
+        "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
+        "per_class": per_class,
+        "confusion_matrix": {"rows_true_cols_predicted": list(class_names), "matrix": matrix.tolist()},
+        "test_examples": int(matrix.sum()),
+    }
+
+
 def errors(name: str, predicted: np.ndarray, target: np.ndarray) -> dict:
     """`<name>_mae`, `<name>_mse` and `<name>_rmse` of a forecast."""
     err = predicted - target
@@ -106,6 +130,12 @@ def format_table(metrics: dict) -> str:
             lines.append(f"{key:<28} {value:.4f}")
         elif isinstance(value, (int, str)) and key != "sample":
             lines.append(f"{key:<28} {value}")
+    if "per_class" in metrics:
+        lines.append(f"{'class':<20} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
+        for name, c in metrics["per_class"].items():
+            lines.append(
+                f"{name:<20} {c['precision']:>9.4f} {c['recall']:>9.4f} {c['f1']:>9.4f} {c['support']:>9}"
+            )
     if "confusion_matrix" in metrics:
         cm = metrics["confusion_matrix"]
         names = cm["rows_true_cols_predicted"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only; works on machines without a screen
 import matplotlib.pyplot as plt  # noqa: E402
@@ -46,5 +47,24 @@ def save_forecast(windows, truths, predictions, naive, path: str) -> None:
         ax.plot(future, n, "s", color="tab:blue", alpha=0.6, label="naive (last value)")
         ax.set_xlabel("step")
     axes[0][0].legend(loc="best", fontsize="small")
+    files.save_figure(fig, path)
+    plt.close(fig)
+
+
+def save_confusion(matrix, class_names, path: str) -> None:
+    """The confusion matrix as a heat map: rows the true classes, columns the predicted ones, counts written in."""
+    matrix = np.asarray(matrix)
+    size = 1.5 + 0.6 * len(class_names)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), count in np.ndenumerate(matrix):
+        color = "white" if count > matrix.max() / 2 else "black"
+        ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize="small")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
     files.save_figure(fig, path)
     plt.close(fig)

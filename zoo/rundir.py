@@ -44,6 +44,8 @@ RUN_FILES = (
     "curves.png",
     "metrics.json",
     "forecast.png",
+    "forecast.csv",
+    "confusion.png",
     "samples.txt",
     BACKUP_DIR,
     "logs",
@@ -297,6 +299,8 @@ def load_model(path):
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise RunError(f"{path} is not a valid .keras file (truncated or corrupt); retrain the run")
     import keras
+
+    import models  # noqa: F401  (registers the zoo's own layers, e.g. MaskedMaxOverTime, for loading)
 
     try:
         return keras.models.load_model(path, safe_mode=True)
