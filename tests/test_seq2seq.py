@@ -233,3 +233,29 @@ def test_train_and_evaluate_addition(tmp_path, capsys):
     assert (tmp_path / "run" / "attention.png").stat().st_size > 0
     code = run_evaluate(run, "--text", "12a+3")
     one_line_error(capsys, code, 2, "holds characters the model was not trained on: 'a'")
+
+
+def test_benchmark_table_reports_the_targets(tmp_path):
+    """benchmarks/seq2seq.py's table from its results: means over seeds, decoding speed, attention's gain."""
+    from benchmarks import seq2seq as bench
+
+    env = dict(date="2026-12-01", cores=2, cpu="CPU", python="3.11", tensorflow="2.21", keras="3.15")
+    run = dict(row="addition", seed=1, exact_match=0.996, char_accuracy=0.999, epochs=16, train_seconds=250.0)
+    runs = [
+        run,
+        run | dict(seed=2, exact_match=0.998, train_seconds=262.4, decoded_per_second=9000.0),
+        run | dict(row="digits6-none", exact_match=0.90),
+        run | dict(row="digits6-luong", exact_match=0.95),
+    ]
+    docs = tmp_path / "seq2seq.md"
+    docs.write_text(f"# before\n{bench.BEGIN}\nold\n{bench.END}\nafter\n")
+    bench.write_docs(docs, bench.render({"environment": env, "runs": runs, "command": " --seeds 1,2"}))
+    text = docs.read_text()
+    assert text.startswith("# before\n") and text.endswith("after\n") and "old" not in text
+    assert "`python -m benchmarks.seq2seq --seeds 1,2`" in text
+    assert (
+        "| addition | `(defaults)` | 0.9970 (mean of 2, 0.9960-0.9980) | 0.9990 (mean of 2, 0.9990-0.9990) |"
+        in text
+    )
+    assert "| 250-262 | >= 0.995 exact match, <= 300 s |" in text
+    assert "9,000 sequences/s (target >= 5,000)" in text and "+0.0500 exact match" in text
