@@ -34,24 +34,34 @@ MISTAKES_SHOWN = 5
 HEATMAPS = 4  # test examples in attention.png
 
 EVAL_SETTINGS = (
-    Setting("text", str, None, "a source text to decode, e.g. '123+45' (repeatable)", many=True),
+    Setting("text", str, None, "a source text to decode (repeatable)", many=True),
     Setting("text_file", str, None, "a UTF-8 file with one source text to decode per line"),
     Setting("beam", int, 1, "beam width of the decoder (1: greedy)", positive=True),
 )
 
 
+def tokens(state, text: str) -> list[str]:
+    """A text's tokens: its characters, or its whitespace-separated words where the state says so."""
+    return text.split() if state.get("words") else list(text)
+
+
+def join(state, pieces) -> str:
+    return (" " if state.get("words") else "").join(pieces)
+
+
 def encode_source(state, texts) -> np.ndarray:
-    """Source texts -> zero-padded ids (n, longest); a character outside the vocabulary is refused."""
+    """Source texts -> zero-padded ids (n, longest); a token outside the vocabulary is refused."""
     index = {c: i + 1 for i, c in enumerate(state["source_chars"])}
-    longest = max((len(t) for t in texts), default=1)
-    ids = np.zeros((len(texts), max(longest, 1)), dtype=np.int32)
-    for row, text in enumerate(texts):
-        unknown = sorted(set(text) - set(index))
+    split = [tokens(state, t) for t in texts]
+    ids = np.zeros((len(texts), max((len(t) for t in split), default=1) or 1), dtype=np.int32)
+    for row, (text, pieces) in enumerate(zip(texts, split)):
+        unknown = sorted(set(pieces) - set(index))
         if unknown:
+            what = "words" if state.get("words") else "characters"
             raise ValueError(
-                f"--text {text!r} holds characters the model was not trained on: {''.join(unknown)!r}"
+                f"--text {text!r} holds {what} the model was not trained on: {join(state, unknown)!r}"
             )
-        ids[row, : len(text)] = [index[c] for c in text]
+        ids[row, : len(pieces)] = [index[c] for c in pieces]
     return ids
 
 
@@ -61,7 +71,7 @@ def encode_targets(state, texts, length: int) -> tuple[np.ndarray, np.ndarray]:
     inputs = np.zeros((len(texts), length), dtype=np.int32)
     labels = np.zeros((len(texts), length), dtype=np.int32)
     for row, text in enumerate(texts):
-        ids = [index[c] for c in text]
+        ids = [index[c] for c in tokens(state, text)]
         inputs[row, : len(ids) + 1] = [START, *ids]
         labels[row, : len(ids) + 1] = [*ids, END]
     return inputs, labels
@@ -76,7 +86,7 @@ def decode_target(state, ids) -> str:
             break
         if i >= RESERVED:
             out.append(chars[i - RESERVED])
-    return "".join(out)
+    return join(state, out)
 
 
 def char_accuracy(outputs, targets) -> float:
@@ -110,21 +120,22 @@ class TranslationTask(Task):
         """The longest source and target (characters) the settings allow."""
         raise NotImplementedError
 
-    def pairs(self, config, split: str) -> tuple[list[str], list[str]]:
-        """The (sources, targets) texts of one split ("train", "val" or "test")."""
+    def pairs(self, config, split: str, state=None) -> tuple[list[str], list[str]]:
+        """The (sources, targets) texts of one split ("train", "val" or "test"), for the run's `state`."""
         ds = self.builder(config).as_dataset(split=SPLITS[split], as_supervised=True, batch_size=-1)
         sources, targets = tfds.as_numpy(ds)  # the whole split at once: byte strings
         return [s.decode("utf-8") for s in sources], [t.decode("utf-8") for t in targets]
 
     def arrays(self, config, state, split: str, limit: int | None = None):
         """`({source, decoder_inputs}, labels)` NumPy arrays of one split, and its texts."""
-        sources, targets = self.pairs(config, split)
+        sources, targets = self.pairs(config, split, state)
         if limit:
             sources, targets = sources[:limit], targets[:limit]
-        source = np.zeros((len(sources), state["max_source"]), dtype=np.int32)
         ids = encode_source(state, sources)
+        source = np.zeros((len(sources), max(state["max_source"], ids.shape[1])), dtype=np.int32)
         source[:, : ids.shape[1]] = ids
-        decoder_inputs, labels = encode_targets(state, targets, state["max_target"] + 1)
+        longest = max((len(tokens(state, t)) for t in targets), default=0)
+        decoder_inputs, labels = encode_targets(state, targets, max(state["max_target"], longest) + 1)
         return {"source": source, "decoder_inputs": decoder_inputs}, labels, (sources, targets)
 
     def new_state(self, config) -> dict:

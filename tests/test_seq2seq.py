@@ -188,7 +188,7 @@ def test_pairs_become_teacher_forcing_batches(task_name, monkeypatch):
     task = datasets.get_task(task_name)
     config = config_lib.resolve({"model": "seq2seq-lstm", "task": task_name, "batch_size": 2})
     pairs = {"addition": (["535+61", "9+9"], ["596", "18"]), "dates": (["May 1, 1999"], ["1999-05-01"])}
-    monkeypatch.setattr(type(task), "pairs", lambda self, config, split: pairs[task_name])
+    monkeypatch.setattr(type(task), "pairs", lambda self, config, split, state=None: pairs[task_name])
     data = task.load(config)
     x, y = next(iter(data.test))
     source, target = pairs[task_name][0][0], pairs[task_name][1][0]
@@ -259,3 +259,70 @@ def test_benchmark_table_reports_the_targets(tmp_path):
     )
     assert "| 250-262 | >= 0.995 exact match, <= 300 s |" in text
     assert "9,000 sequences/s (target >= 5,000)" in text and "+0.0500 exact match" in text
+
+
+def write_pairs(path, n: int = 120):
+    rng = np.random.default_rng(0)
+    english = ["go", "run", "stop", "wait", "help"]
+    french = {"go": "va", "run": "cours", "stop": "arrête", "wait": "attends", "help": "aide"}
+    lines = []
+    for _ in range(n):
+        a, b = rng.choice(english, size=2)
+        lines.append(f"{a} {b}.\t{french[a]} {french[b]} !\tCC-BY 2.0 (France) Attribution: tatoeba.org")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_pairs_reads_your_tsv_as_words_and_scores_it(tmp_path, capsys):
+    data = write_pairs(tmp_path / "fra.tsv")
+    run = str(tmp_path / "run")
+    flags = ["--model", "seq2seq-lstm", "--task", "pairs", "--data", data, "--tokens", "words"]
+    flags += ["--epochs", "1", "--steps-per-epoch", "3", "--units", "8", "--no-jit-compile", "--run-dir", run]
+    assert run_train(*flags) == 0
+    state = json.loads((tmp_path / "run" / "task_state.json").read_text())
+    assert state["words"] and "arrête" in state["target_chars"] and "stop." in state["source_chars"]
+    assert state["max_source"] == 2 and state["max_target"] == 3  # "va aide !"
+    assert run_evaluate(run, "--text", "go stop.") == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test_examples"] == 12  # a seeded tenth of 120
+    assert all(w in state["target_chars"] for w in metrics["predictions"][0]["output"].split())
+    capsys.readouterr()
+    code = run_evaluate(run, "--text", "go home.")
+    one_line_error(capsys, code, 2, "holds words the model was not trained on: 'home.'")
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (b"go.\tva !\nno tab here\n", "line 2 has no tab: one source<TAB>target pair a line"),
+        (b"go.\t  \t(attribution)\n", "line 1 has an empty target"),
+        ("café\tcafé\n".encode("latin-1"), "is not UTF-8 text; save it as UTF-8"),
+        (b"\n\n", "holds no pairs"),
+    ],
+    ids=["no-tab", "empty-side", "not-utf8", "empty-file"],
+)
+def test_pairs_refuses_bad_files_in_one_line(text, message, tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes(text)
+    code = run_train(
+        "--model", "seq2seq-gru", "--task", "pairs", "--data", str(bad), "--run-dir", str(tmp_path / "r")
+    )
+    one_line_error(capsys, code, 2, f"--data {bad} {message}")
+
+
+def test_pairs_splits_are_seeded_and_test_data_replaces_the_held_out_tenth(tmp_path):
+    task = datasets.get_task("pairs")
+    data = write_pairs(tmp_path / "fra.tsv", n=50)
+    config = config_lib.resolve({"model": "seq2seq-lstm", "task": "pairs", "data": data, "seed": 7})
+    splits = task.all_pairs(config)
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [
+        41,
+        4,
+        5,
+    ]  # tenths rounded: 5 of 50, then 4 of 45
+    assert splits == task.all_pairs(dataclasses.replace(config, seed=8))  # the split seed is fixed
+    test = write_pairs(tmp_path / "test.tsv", n=7)
+    other = dataclasses.replace(config, task_settings=config.task_settings | {"test_data": test})
+    assert [len(other_split) for other_split in task.all_pairs(other).values()] == [45, 5, 7]
+    with pytest.raises(ValueError, match="task 'pairs' needs --data FILE.tsv"):
+        task.load(config_lib.resolve({"model": "seq2seq-lstm", "task": "pairs"}))
