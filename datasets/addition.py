@@ -33,6 +33,8 @@ class Addition(TranslationTask):
         embedding_dim=32,
         patience=5,
     )
+    # Attention: on 6-digit sums it lifts exact match from 0.39 to 0.59 (docs/seq2seq.md).
+    recipes = {"seq2seq-lstm": dict(attention="luong"), "seq2seq-gru": dict(attention="luong")}
 
     def builder(self, config):
         return synthetic.load_builder(f"addition_{config.task_settings['digits']}", config.data_dir)

@@ -17,7 +17,7 @@ class Dates(TranslationTask):
     target_chars = "0123456789-"
     # How each default was chosen: docs/tuning.md#dates.
     defaults = dict(
-        epochs=20,
+        epochs=3,
         batch_size=64,
         learning_rate=3e-3,
         lr_schedule="cosine",
@@ -25,6 +25,7 @@ class Dates(TranslationTask):
         embedding_dim=32,
         patience=5,
     )
+    recipes = {"seq2seq-lstm": dict(attention="luong"), "seq2seq-gru": dict(attention="luong")}
 
     def builder(self, config):
         return synthetic.load_builder("dates", config.data_dir)

@@ -32,7 +32,8 @@ SETTINGS = (
         "attention",
         str,
         "none",
-        "encoder-decoder models: none, luong (dot-product) or bahdanau (additive) attention",
+        "attention over the encoder outputs: none, luong (dot-product) or bahdanau (additive); "
+        "a task's recipe may choose one (see --list)",
         choices=("none", *ATTENTION),
     ),
 )

@@ -44,8 +44,15 @@ def tiny(cell="lstm", attention="none", **overrides):
 def test_attention_is_a_setting_of_the_encoder_decoders_only():
     config = config_lib.resolve({"model": "seq2seq-gru", "task": "dates", "attention": "bahdanau"})
     assert config.model_settings == {"attention": "bahdanau"} and config.cell == "gru"
-    assert config_lib.resolve({"model": "seq2seq-lstm", "task": "dates"}).model_settings == {
-        "attention": "none"
+
+    def attention(**flags):
+        return config_lib.resolve({"model": "seq2seq-lstm", "task": "dates"} | flags).model_settings[
+            "attention"
+        ]
+
+    assert attention() == "luong" and attention(attention="none") == "none"  # the task's recipe; a flag wins
+    assert config_lib.resolve({"model": "seq2seq-lstm", "task": "pairs"}).model_settings == {
+        "attention": "luong"
     }
     assert config_lib.from_json(config_lib.to_json(config), "config.json") == config
     with pytest.raises(ValueError, match="--attention does not apply to model 'gru' .only to: seq2seq-lstm"):
