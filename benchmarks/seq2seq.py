@@ -89,7 +89,7 @@ def decoding_speed(run_dir: Path, repeats: int = 3) -> float:
     """Greedy sequences/s of the run's model over its task's test sources (best of `repeats`)."""
     import datasets
     from datasets.translation import DECODE_BATCH
-    from models.seq2seq import Translator
+    from models.decoding import Translator
     from zoo import rundir
 
     config, _ = rundir.load_config(str(run_dir))

@@ -173,7 +173,7 @@ class TranslationTask(Task):
 
     def decode(self, model, state, source_ids, options):
         """Decoded texts of zero-padded source ids (batches of DECODE_BATCH), and the attention of greedy decoding."""
-        from models.seq2seq import Translator  # decoding is model code; the task only asks for it
+        from models.decoding import Translator  # decoding is model code; the task only asks for it
 
         translator = Translator(model)
         beam, max_length = options.get("beam") or 1, state["max_target"] + 1

@@ -605,7 +605,9 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (["--seq-len", "0"], ["--seq-len must be positive, got 0"]),
         (
             ["--task", "timeseries", "--embedding-dim", "8"],
-            ["--embedding-dim does not apply to task 'timeseries' (only to: imdb, shakespeare)"],
+            [
+                "--embedding-dim does not apply to task 'timeseries' (only to: addition, dates, imdb, pairs, shakespeare)"
+            ],
         ),
         (
             ["--task", "shakespeare", "--max-tokens", "500"],

@@ -14,7 +14,8 @@ import tensorflow as tf
 import datasets
 from datasets import synthetic, translation
 from models.compile import compile_model
-from models.seq2seq import END, PAD, START, Translator, build
+from models.decoding import Translator
+from models.seq2seq import END, PAD, START, build
 from tests.cli_helpers import one_line_error, run_evaluate, run_train
 from tests.test_models import assert_round_trip, fake_batch
 from zoo import config as config_lib
@@ -71,7 +72,7 @@ def test_attention_is_a_setting_of_the_encoder_decoders_only():
     "cell,attention,overrides",
     [
         ("lstm", "luong", dict(bidirectional=True)),
-        ("gru", "bahdanau", dict(layers=2, bidirectional=True, dropout=0.1)),
+        ("gru", "bahdanau", dict(layers=2, bidirectional=True, dropout=0.1, embedding_dropout=0.1)),
     ],
     ids=["lstm-luong-bidirectional", "gru-bahdanau-2-bidirectional-dropout"],
 )
