@@ -15,10 +15,11 @@ def parse_args(argv):
         "Rerunning the command of an unfinished (killed) run resumes it from its last checkpoint.",
         epilog="Example: python train.py --model lstm --task timeseries",
     )
-    import datasets  # the tasks' own settings are flags too
+    import datasets  # the tasks' and the models' own settings are flags too
+    import models
     from zoo import config
 
-    config.add_flags(parser, datasets.TASKS)
+    config.add_flags(parser, datasets.TASKS, models.MODELS)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished or unfinished run in the run directory"
     )
@@ -45,6 +46,11 @@ def print_list() -> None:
         ]
         apis = "" if len(entry.apis) > 1 else f"; --api {entry.apis[0]} only"
         print(f"  {'':<20} tasks: {', '.join(fits)}{apis}")
+        own = ", ".join(f"{s.flag} {'|'.join(s.choices) if s.choices else s.default}" for s in entry.settings)
+        if own:
+            print(
+                f"  {'':<20} its settings: {own} (default: {', '.join(str(s.default) for s in entry.settings)})"
+            )
     print("tasks (--task):")
     for name, task in datasets.TASKS.items():
         print(f"  {name:<20} {task.description}")

@@ -1,6 +1,16 @@
 """TFDS-backed tasks and the task registry. No model code lives here."""
 
-from datasets import imdb, series, shakespeare, text_classes, text_corpus, timeseries  # noqa: F401  (registers the tasks)
+from datasets import (  # noqa: F401  (registers the tasks)
+    addition,
+    dates,
+    imdb,
+    pairs,
+    series,
+    shakespeare,
+    text_classes,
+    text_corpus,
+    timeseries,
+)
 from datasets.base import Task, TaskData
 from datasets.registry import TASKS, get_task, register_task
 from datasets.tfds_source import DataNotFoundError

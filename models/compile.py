@@ -20,7 +20,10 @@ def loss_and_metrics(spec: TaskSpec, one_hot_labels: bool = False):
         return keras.losses.BinaryCrossentropy(), ["accuracy"], "val_loss"
     if spec.head == NEXT_TOKEN:
         # Logits head: from_logits is exact and cheaper than a softmax layer.
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), [], "val_loss"
+        # An encoder-decoder (two inputs) also reports the per-token accuracy
+        # (teacher-forced, padding masked), the number its anchors report.
+        metrics = ["accuracy"] if len(spec.inputs) > 1 else []
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics, "val_loss"
     if spec.head == REGRESSION:
         return keras.losses.MeanSquaredError(), ["mae"], "val_loss"
     if spec.head == MULTICLASS:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from zoo.spec import FEATURES, HEADS, TOKENS
+from zoo.spec import FEATURES, HEADS, TOKENS, Setting
 
 MODELS: dict[str, ModelEntry] = {}
 
@@ -31,6 +31,9 @@ class ModelEntry:
         inputs: How many inputs it reads (1, or 2 for an encoder-decoder).
         apis: The model-building APIs it can be built with.
         compiles: Whether `build` returns a model compiled its own way.
+        settings: Its own `Setting`s, which become `train.py` flags
+            (refused on other models); their values are in
+            `config.model_settings`.
     """
 
     name: str
@@ -42,6 +45,7 @@ class ModelEntry:
     inputs: int = 1
     apis: tuple[str, ...] = ("sequential", "functional")
     compiles: bool = False
+    settings: tuple[Setting, ...] = ()
 
     def refusal(self, heads, input_kinds, inputs: int) -> str | None:
         """Why this model cannot serve a task of these kinds, or None where it can."""

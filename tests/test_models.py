@@ -18,10 +18,19 @@ from zoo.spec import BINARY, FEATURES, MULTICLASS, NEXT_TOKEN, POOLS, REGRESSION
 from zoo.training import build_model
 
 
+def first_model(task) -> str:
+    """The first registered model that can serve `task`."""
+    return next(
+        name
+        for name, entry in models.MODELS.items()
+        if not entry.refusal(task.heads, task.input_kinds, len(task.input_names))
+    )
+
+
 def task_spec(name: str) -> TaskSpec:
     """A task's spec from its default settings and its example state: no data read."""
     task = datasets.get_task(name)
-    config = config_lib.resolve({"task": name})
+    config = config_lib.resolve({"task": name, "model": first_model(task)})
     return task.spec(config, task.example_state(config))
 
 

@@ -617,7 +617,7 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (
             ["--task", "timeseries", "--embedding-dim", "8"],
             [
-                "--embedding-dim does not apply to task 'timeseries' (only to: imdb, shakespeare, text-classes, text-corpus)"
+                "--embedding-dim does not apply to task 'timeseries' (only to: addition, dates, imdb, pairs, shakespeare, text-classes, text-corpus)"
             ],
         ),
         (

@@ -1,7 +1,8 @@
 """One typed config: defaults < task defaults < model preset < the task's recipe for it < command line.
 
 The general settings are `TrainConfig`'s fields; each task declares its
-own (`Task.settings`), kept in `TrainConfig.task_settings`. The resolved
+own (`Task.settings`), kept in `TrainConfig.task_settings`, and so may a
+model (`ModelEntry.settings`, kept in `TrainConfig.model_settings`). The resolved
 config is saved as `config.json` in the run directory, so that evaluate.py
 needs no repeated flags.
 """
@@ -60,6 +61,8 @@ class TrainConfig:
     one_hot_labels: bool = False
     # The task's own settings (its `Setting`s: sequence length, window...).
     task_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The model's own settings (its `Setting`s: an encoder-decoder's attention).
+    model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Locations.
     data_dir: str | None = None
     run_dir: str | None = None
@@ -127,13 +130,15 @@ POSITIVE = (
 )
 
 
-def add_flags(parser: argparse.ArgumentParser, tasks=None) -> None:
+def add_flags(parser: argparse.ArgumentParser, tasks=None, models=None) -> None:
     """Adds the training flags (each with help) to `parser`.
 
     Args:
         parser: The parser.
         tasks: The registered tasks (`datasets.TASKS`), whose own settings
             become flags grouped by the tasks that declare them.
+        models: The registered models (`models.MODELS`), whose own settings
+            become flags grouped by the models that declare them.
     """
     for field, kind, help_text in FLAGS:
         parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=help_text)
@@ -150,6 +155,7 @@ def add_flags(parser: argparse.ArgumentParser, tasks=None) -> None:
         help="wrap every recurrent layer in Bidirectional (overrides the preset)",
     )
     add_setting_flags(parser, [(task.name, task.settings) for task in (tasks or {}).values()], "task")
+    add_setting_flags(parser, [(m.name, m.settings) for m in (models or {}).values()], "model")
 
 
 def add_setting_flags(
@@ -214,7 +220,7 @@ def positive(kind):
 
 
 def task_setting_names(tasks) -> dict[str, list[str]]:
-    """Setting name -> the names of the tasks that declare it."""
+    """Setting name -> the names of the tasks (or models) that declare it."""
     readers: dict[str, list[str]] = {}
     for task in tasks.values():
         for setting in task.settings:
@@ -226,8 +232,8 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     """Resolves flags (None = not given) into a validated `TrainConfig`.
 
     Layers, each over the one before: `TrainConfig`'s defaults, the task's
-    settings' defaults, the task's `defaults`, the model's preset, the
-    task's recipe for that model (`Task.recipes`), the flags given.
+    and the model's settings' defaults, the task's `defaults`, the model's
+    preset, the task's recipe for that model (`Task.recipes`), the flags given.
 
     Raises:
         ValueError: unknown model/task, an incompatible pair, a flag that
@@ -245,22 +251,28 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     if refusal:
         raise ValueError(f"model {entry.name!r} cannot serve task {task.name!r}: {refusal}")
     own = {setting.name: setting for setting in task.settings}
+    own_model = {setting.name: setting for setting in entry.settings}
     task_defaults = task.defaults
     if entry.compiles:
         # The model compiles itself: no task default of a setting it fixes
         # (a learning-rate schedule, say) applies to it.
         task_defaults = {k: v for k, v in task.defaults.items() if k not in FIXED_BY_SNIPPETS}
     general = dataclasses.asdict(defaults)
-    del general["task_settings"]
-    values = general | {name: s.default for name, s in own.items()} | task_defaults | entry.preset
-    values |= task.recipes.get(entry.name, {})
-    unknown = sorted(set(values) - set(general) - set(own))
+    del general["task_settings"], general["model_settings"]
+    values = general | {name: s.default for name, s in (own | own_model).items()}
+    values |= task_defaults | entry.preset | task.recipes.get(entry.name, {})
+    unknown = sorted(set(values) - set(general) - set(own) - set(own_model))
     if unknown:  # a preset or recipe naming a setting nobody declares: a bug, said plainly
         raise ValueError(
             f"task {task.name!r} / model {entry.name!r} set unknown settings: {', '.join(unknown)}"
         )
     readers = task_setting_names(datasets.TASKS)
-    given = {k: v for k, v in args.items() if v is not None and (k in general or k in readers)}
+    model_readers = task_setting_names(models.MODELS)
+    given = {
+        k: v
+        for k, v in args.items()
+        if v is not None and (k in general or k in readers or k in model_readers)
+    }
     fixed = sorted(set(given) & set(FIXED_BY_SNIPPETS)) if entry.compiles else []
     if fixed:
         raise ValueError(
@@ -271,6 +283,10 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
         if name in readers and name not in own:
             raise ValueError(
                 f"{flag} does not apply to task {task.name!r} (only to: {', '.join(readers[name])})"
+            )
+        if name in model_readers and name not in own_model:
+            raise ValueError(
+                f"{flag} does not apply to model {entry.name!r} (only to: {', '.join(model_readers[name])})"
             )
         if name in TOKEN_SETTINGS and TOKENS not in task.input_kinds:
             token_tasks = [t.name for t in datasets.TASKS.values() if TOKENS in t.input_kinds]
@@ -286,19 +302,21 @@ def resolve(args: dict[str, Any]) -> TrainConfig:
     config = TrainConfig(
         **{k: v for k, v in values.items() if k in general},
         task_settings={k: v for k, v in values.items() if k in own},
+        model_settings={k: v for k, v in values.items() if k in own_model},
     )
-    validate(config, task.settings)
+    validate(config, task.settings, entry.settings)
     if config.bidirectional and task.generative:
         raise ValueError(f"a bidirectional model cannot serve {task.name!r}: generation runs left to right")
     return config
 
 
-def validate(config: TrainConfig, settings=None) -> None:
+def validate(config: TrainConfig, settings=None, model_settings=None) -> None:
     """Raises ValueError for a value out of range, naming the value received.
 
     Args:
         config: The config.
         settings: The task's `Setting`s, checked against `config.task_settings`.
+        model_settings: The model's `Setting`s, checked against `config.model_settings`.
     """
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
@@ -320,15 +338,20 @@ def validate(config: TrainConfig, settings=None) -> None:
         value = getattr(config, name)
         if value not in choices:
             raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
-    if settings is not None:
-        declared = {s.name: s for s in settings}
-        unknown = sorted(set(config.task_settings) - set(declared))
+    for what, name, declared, values in (
+        ("task", config.task, settings, config.task_settings),
+        ("model", config.model, model_settings, config.model_settings),
+    ):
+        if declared is None:
+            continue
+        declared = {s.name: s for s in declared}
+        unknown = sorted(set(values) - set(declared))
         if unknown:
-            raise ValueError(f"task {config.task!r} has no setting {unknown[0]!r}")
-        for name, setting in declared.items():
-            if name not in config.task_settings:
-                raise ValueError(f"task {config.task!r} needs its setting {setting.flag}")
-            setting.check(config.task_settings[name])
+            raise ValueError(f"{what} {name!r} has no setting {unknown[0]!r}")
+        for setting_name, setting in declared.items():
+            if setting_name not in values:
+                raise ValueError(f"{what} {name!r} needs its setting {setting.flag}")
+            setting.check(values[setting_name])
 
 
 def to_json(config: TrainConfig) -> dict[str, Any]:
@@ -343,6 +366,7 @@ V1_TASK_FIELDS = {"seq_len": 200, "max_tokens": 20000, "window": 50, "horizon": 
 def from_json(data: dict[str, Any], where: str) -> TrainConfig:
     """Rebuilds a saved config (this version's, or version 1's); refuses others or unknown fields."""
     import datasets  # the task's settings (TensorFlow: evaluate.py loads a model next anyway)
+    import models  # the model's
 
     version = data.get("version")
     if version not in (1, CONFIG_VERSION) or not isinstance(data.get("config"), dict):
@@ -363,7 +387,7 @@ def from_json(data: dict[str, Any], where: str) -> TrainConfig:
     try:
         config = TrainConfig(**saved)
         task = datasets.get_task(config.task)
-        validate(config, task.settings)
+        validate(config, task.settings, models.get_model(config.model).settings)
     except (TypeError, ValueError) as err:  # TypeError: a value of the wrong type
         raise ValueError(f"{where} holds an invalid setting ({err})") from None
     return config

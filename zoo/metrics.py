@@ -144,6 +144,10 @@ def format_table(metrics: dict) -> str:
         lines += [f"{n:>12}" + "".join(f"{v:>10}" for v in row) for n, row in zip(names, cm["matrix"])]
     for item in metrics.get("texts", []):
         lines.append(f"{item['positive_probability']:.3f}  {item['text']}")
+    if metrics.get("mistakes"):
+        lines.append("mistakes (input -> output, expected):")
+    for item in metrics.get("mistakes", []):
+        lines.append(f"  {item['input']} -> {item['output']}, expected {item['expected']}")
     for item in metrics.get("predictions", []):
         lines.append("  ".join(f"{k}: {v}" for k, v in item.items()))
     if "sample" in metrics:

@@ -1,4 +1,4 @@
-"""Plots of a run: learning curves and forecasts (matplotlib, no display)."""
+"""Plots of a run: learning curves, forecasts, attention (matplotlib, no display)."""
 
 from __future__ import annotations
 
@@ -66,5 +66,22 @@ def save_confusion(matrix, class_names, path: str) -> None:
         ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize="small")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
+    files.save_figure(fig, path)
+    plt.close(fig)
+
+
+def save_attention(examples, path: str) -> None:
+    """Attention heatmaps: `(source text, output text, weights (output steps, source steps))` each.
+
+    The output's steps run down (its END last), the source's characters across.
+    """
+    fig, axes = plt.subplots(1, len(examples), figsize=(4 * len(examples), 3.5), squeeze=False)
+    for ax, (source, output, weights) in zip(axes[0], examples):
+        ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(source)), list(source))
+        ax.set_yticks(range(len(output) + 1), [*output, "END"])
+        ax.set_xlabel("source")
+        ax.set_title(f"{source} -> {output}", fontsize="small")
+    axes[0][0].set_ylabel("output")
     files.save_figure(fig, path)
     plt.close(fig)
