@@ -616,13 +616,11 @@ def test_train_refuses_a_run_dir_it_cannot_write(tmp_path, capsys):
         (["--seq-len", "0"], ["--seq-len must be positive, got 0"]),
         (
             ["--task", "timeseries", "--embedding-dim", "8"],
-            [
-                "--embedding-dim does not apply to task 'timeseries' (only to: addition, dates, imdb, pairs, shakespeare, text-classes, text-corpus)"
-            ],
+            ["--embedding-dim does not apply to task 'timeseries' (only to: ", "imdb", "shakespeare"],
         ),
         (
             ["--task", "shakespeare", "--max-tokens", "500"],
-            ["--max-tokens does not apply", "(only to: imdb, text-classes)"],
+            ["--max-tokens does not apply", "(only to: ", "imdb"],
         ),
         (
             ["--model", "snippet-forecaster", "--task", "timeseries", "--lr-schedule", "cosine"],
@@ -676,7 +674,8 @@ def test_text_on_a_run_of_another_task(finished_run, capsys):
         capsys,
         run_evaluate(finished_run, "--text", "Great."),
         2,
-        "--text does not apply to a 'timeseries' run (only to: imdb, text-classes)",
+        "--text does not apply to a 'timeseries' run (only to: ",
+        "imdb",
     )
 
 
