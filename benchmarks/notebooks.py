@@ -4,7 +4,7 @@ Each notebook runs in a fresh kernel (nbclient), as the tests run it; the
 runs it trains go to a temporary directory. The table goes between the
 `notebooks` markers of the page named by `--doc`.
 
-    python -m benchmarks.notebooks --doc docs/teaching.md            # quick and full, about 15 minutes
+    python -m benchmarks.notebooks --doc docs/teaching.md            # quick and full, about 8 minutes
     python -m benchmarks.notebooks --modes quick --doc docs/teaching.md
 """
 
