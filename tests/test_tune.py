@@ -233,3 +233,33 @@ def test_a_killed_search_continues_and_its_trial_resumes(tmp_path, capsys):
         tuning.search(fixed | {"window": 30}, 2, out, oracle="random")
     with pytest.raises(ValueError, match="the oracle"):
         tuning.search(fixed, 2, out, oracle="bayesian")
+
+
+class NaNLoss(keras.callbacks.Callback):
+    """Ends the first `times` trainings as a NaN loss would."""
+
+    def __init__(self, times):
+        super().__init__()
+        self.times = times
+
+    def on_train_batch_end(self, batch, logs=None):
+        from zoo.checkpoint import NonFiniteLossError
+
+        if self.times > 0:
+            self.times -= 1
+            raise NonFiniteLossError("loss became nan at epoch 1, batch 1")
+
+
+def test_a_trial_with_a_nan_loss_fails_and_the_search_goes_on(tmp_path):
+    from zoo import checkpoint, tuning
+
+    fixed = dict(task="series", data=series_csv(tmp_path), target="y", window=20, epochs=1, steps_per_epoch=2)
+    fixed |= dict(units=4, batch_size=16, jit_compile=False)
+    result = tuning.search(fixed, 2, str(tmp_path / "a"), oracle="random", callbacks=[NaNLoss(1)])
+    assert [r["status"] for r in result["rows"]] == ["FAILED", "COMPLETED"]
+    assert result["best"]["trial"] == 1 and result["rows"][0]["val_loss"] == ""
+    # Three in a row stop the search, in one line.
+    with pytest.raises(
+        checkpoint.NonFiniteLossError, match="3 trials in a row failed, the last with: loss became nan"
+    ):
+        tuning.search(fixed, 4, str(tmp_path / "b"), oracle="random", callbacks=[NaNLoss(3)])

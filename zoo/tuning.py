@@ -303,6 +303,16 @@ def search(
         if tuner.error is not None:
             raise tuner.error from None
         raise
+    except RuntimeError as err:
+        if "consecutive failures" not in str(err):
+            raise
+        # KerasTuner stops after 3 failed trials in a row, here NaN losses.
+        last = next((line for line in reversed(str(err).splitlines()) if line.strip()), "")
+        raise NonFiniteLossError(
+            f"{kt_oracle.max_consecutive_failed_trials} trials in a row failed, the last with: "
+            f"{last.removeprefix('keras_tuner.src.errors.FailedTrialError: ')}; the search stops: "
+            "narrow the space (a lower learning rate, say) and rerun with --overwrite"
+        ) from None
     return _results(tuner, out, monitor)
 
 
