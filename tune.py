@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     if best is None:
         print(f"No trial finished; see the runs in {out}.")
         return
-    print(f"Best: trial {best['trial']} ({result['trial_dir'](str(best['trial']))}).")
+    print(f"Best: trial {best['trial']} ({result['best_dir']}).")
     print(f"Its settings are in {result['best_file']}; train them with:")
     print(f"  python train.py --settings {shlex.quote(result['best_file'])}")
 

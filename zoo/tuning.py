@@ -256,7 +256,10 @@ def search(
         callbacks: More Keras callbacks for every trial (tests).
 
     Returns:
-        `{"rows": [...], "best": {...} or None, "monitor": name, "best_file": path}`.
+        `{"rows", "names", "best", "monitor", "best_file", "best_dir"}`: the
+        trials (one dict each), the searched settings' names, the best
+        trial's row (None before any has a score), the scored quantity,
+        best.json and the best trial's run directory.
 
     Raises:
         ValueError: a bad space, settings or trial count, or a search in
@@ -354,6 +357,7 @@ def _prepare(out: str, record: dict, overwrite: bool) -> None:
 
 
 def _results(tuner: ZooTuner, out: str, monitor: str) -> dict[str, Any]:
+    """The trials as rows (settings, status, score); writes trials.csv and, once a trial has a score, best.json."""
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
     names = list(dict.fromkeys(n for t in trials for n in t.hyperparameters.values))
     rows = []
@@ -381,7 +385,7 @@ def _results(tuner: ZooTuner, out: str, monitor: str) -> dict[str, Any]:
         "best": best,
         "monitor": monitor,
         "best_file": best_file,
-        "trial_dir": tuner.trial_dir,
+        "best_dir": tuner.trial_dir(str(best["trial"])) if best else None,
     }
 
 
