@@ -89,6 +89,12 @@ class IMDB(Task):
         # The SimpleRNN does better with the mean head and its own rate (docs/tuning.md#imdb).
         "simplernn": dict(pool="mean", embedding_dim=64, learning_rate=2e-3, epochs=3),
     }
+    # What tune.py searches of its own settings: every value is scored on the same reviews.
+    search_space = {
+        "seq_len": {"values": [200, 300, 400, 600]},
+        "max_tokens": {"values": [10000, 20000, 40000]},
+        "pool": {"values": ["mean", "max"]},
+    }
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
         seq_len = config.task_settings["seq_len"]

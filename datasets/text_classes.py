@@ -179,6 +179,7 @@ class TextClasses(Task):
     # The imdb task's defaults and recipes: IMDB in its folders trains as the imdb task does.
     defaults = IMDB.defaults
     recipes = IMDB.recipes
+    search_space = IMDB.search_space
 
     def texts(self, config) -> tuple[dict[str, tuple[list[str], np.ndarray]], list[str]]:
         """Each split's texts and class ids; the class names in their fixed (sorted) order."""
