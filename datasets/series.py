@@ -517,13 +517,12 @@ class Series(Task):
         units, as `forecast` (evaluate.py --forecast) does.
         """
         window, columns = config.task_settings["window"], len(state["columns"])
-        mean, std = np.array(state["mean"]), np.array(state["std"])
+        # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
+        mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
 
         def serve(series):
-            rows = last_window_graph(series, window, columns)
-            scaled = tf.cast((tf.cast(rows, tf.float64) - mean) / std, tf.float32)  # as `scaled`, in float64
-            forecast = model(scaled, training=False)
-            return {"forecast": forecast * np.float32(std[0]) + np.float32(mean[0])}
+            scaled = (last_window_graph(series, window, columns) - mean) / std
+            return {"forecast": model(scaled, training=False) * std[0] + mean[0]}
 
         shape = [1, window, columns] if fixed_shape else [None, None, columns]
         signature = [tf.TensorSpec(shape, tf.float32, name="series")]
