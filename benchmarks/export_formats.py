@@ -213,7 +213,7 @@ def format_table(result) -> str:
         if row.get(fmt) != "runs":
             if row.get(fmt) not in reasons:
                 reasons.append(row.get(fmt))
-            return f"refused{'¹²³⁴⁵⁶'[reasons.index(row.get(fmt))]} | | "
+            return f"refused{'¹²³⁴⁵⁶⁷⁸⁹'[reasons.index(row.get(fmt))]} | | "
         return f"{row[fmt + '_bytes'] / 1e6:.2f} MB | {row[fmt + '_ms']:.2f} | {row[fmt + '_max_difference']:.0e}"
 
     for row in result["rows"]:
@@ -222,7 +222,7 @@ def format_table(result) -> str:
             f"| {row['task']} | `{row['model']}` | {saved} | {cells(row, 'litert')} | {cells(row, 'onnx')} |"
         )
     lines.append("")
-    lines += [f"{'¹²³⁴⁵⁶'[i]} {reason}." for i, reason in enumerate(reasons)]
+    lines += [f"{'¹²³⁴⁵⁶⁷⁸⁹'[i]} {reason}." for i, reason in enumerate(reasons)]
     return "\n".join(lines)
 
 
