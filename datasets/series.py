@@ -25,8 +25,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import Task, TaskData, task_data
+from datasets.base import Task, TaskData, export_archive, task_data
 from datasets.registry import register_task
+from datasets.timeseries import last_window_graph
 from zoo import files, metrics, plots
 from zoo.spec import FEATURES, REGRESSION, InputSpec, Setting, TaskSpec
 
@@ -531,6 +532,27 @@ class Series(Task):
             files.write_text(os.path.join(run_dir, FORECAST_FILE), forecast_csv(rows, settings))
             result["predictions"] = rows
         return result
+
+    def export_model(self, model, config, state, fixed_shape=False):
+        """`serving_default`: raw rows (batch, length >= window, columns) -> `forecast` (batch, horizon).
+
+        The columns are the run's, in its order (`state["columns"]`: the
+        target, then the features), in their own units. The graph scales
+        them with the training part's saved mean and standard deviation,
+        reads the last `window` rows and gives the forecast in the target's
+        units, as `forecast` (evaluate.py --forecast) does.
+        """
+        window, columns = config.task_settings["window"], len(state["columns"])
+        # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
+        mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
+
+        def serve(series):
+            scaled = (last_window_graph(series, window, columns) - mean) / std
+            return {"forecast": model(scaled, training=False) * std[0] + mean[0]}
+
+        shape = [1, window, columns] if fixed_shape else [None, None, columns]
+        signature = [tf.TensorSpec(shape, tf.float32, name="series")]
+        return export_archive([model], {"serving_default": (serve, signature)})
 
     def forecast(self, model, config, state, table) -> list[dict]:
         """The next `horizon` values after each series' end (its last `window` rows), time stamps continued."""
