@@ -539,16 +539,22 @@ class Series(Task):
         The columns are the run's, in its order (`state["columns"]`: the
         target, then the features), in their own units. The graph scales
         them with the training part's saved mean and standard deviation,
-        reads the last `window` rows and gives the forecast in the target's
-        units, as `forecast` (evaluate.py --forecast) does.
+        reads the last `window` rows (with `--anchor last`, measured from
+        the window's last target value, which is added back to the output)
+        and gives the forecast in the target's units, as `forecast`
+        (evaluate.py --forecast) does.
         """
-        window, columns = config.task_settings["window"], len(state["columns"])
+        settings = config.task_settings
+        window, columns = settings["window"], len(state["columns"])
         # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
         mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
 
         def serve(series):
-            scaled = (last_window_graph(series, window, columns) - mean) / std
-            return {"forecast": model(scaled, training=False) * std[0] + mean[0]}
+            x = (last_window_graph(series, window, columns) - mean) / std
+            last = tf.zeros_like(x[:, -1:, 0])
+            if settings["anchor"] == "last":
+                x, _, last = anchored(x)
+            return {"forecast": (model(x, training=False) + last) * std[0] + mean[0]}
 
         shape = [1, window, columns] if fixed_shape else [None, None, columns]
         signature = [tf.TensorSpec(shape, tf.float32, name="series")]
