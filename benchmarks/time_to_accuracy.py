@@ -51,6 +51,7 @@ the clock passes the budget (mid-epoch: it is scored where it stopped).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -227,7 +228,7 @@ class Context:
 
     def __init__(self, quick: bool, budget: float, seed: int, out: Path):
         self.quick, self.budget, self.seed, self.out = quick, budget, seed, out
-        self.cache = {}
+        self.cache, self.run_dirs = {}, []  # the zoo's run directories, removed at the end
 
     def imdb(self, split: str):
         """Raw reviews and labels: all 25,000 of the split (a slice with --quick)."""
@@ -348,6 +349,7 @@ def tf_tutorial_imdb(ctx: Context) -> Progress:
 
 def zoo_flags(ctx: Context, task: str, model: str) -> dict:
     flags = dict(task=task, model=model, seed=ctx.seed, run_dir=str(ctx.out / f"{task}-{model}"))
+    ctx.run_dirs.append(flags["run_dir"])
     if ctx.quick:
         flags |= dict(epochs=QUICK["epochs"], steps_per_epoch=QUICK["steps"], units=QUICK["units"])
         flags |= dict(embedding_dim=QUICK["embedding"], batch_size=16)
@@ -804,7 +806,10 @@ def main(argv=None) -> dict:
                 entry = run_entry(task, name, ctx) | {"command": command}
                 results["tasks"].setdefault(task, {})[name] = entry
                 path.write_text(json.dumps(results, indent=1) + "\n")  # keep what is done
-        shutil.rmtree(out, ignore_errors=True)  # the zoo's runs: only their scores are kept
+        for run_dir in ctx.run_dirs:  # the zoo's runs: only their scores are kept
+            shutil.rmtree(run_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            out.rmdir()  # where it is empty now
     table = render(results)
     write_docs(Path(args.docs), table)
     print(table)
