@@ -790,6 +790,8 @@ def main(argv=None) -> dict:
     if args.render_only:
         if args.quick:
             parser.error("--render-only runs nothing: it takes no --quick")
+        if not path.exists():
+            parser.error(f"--render-only: {path} does not exist; run the benchmark first")
         results = json.loads(path.read_text())
     else:
         tasks = names(args.tasks, TASKS, "tasks", parser)
@@ -801,11 +803,13 @@ def main(argv=None) -> dict:
         command = "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
         out = Path(args.out)
         ctx = Context(args.quick, args.budget, args.seed, out)
-        for task in tasks:
-            for name in (n for n in ENTRIES[task] if selected(task, n, chosen)):
-                entry = run_entry(task, name, ctx) | {"command": command}
-                results["tasks"].setdefault(task, {})[name] = entry
-                path.write_text(json.dumps(results, indent=1) + "\n")  # keep what is done
+        plan = [(task, name) for task in tasks for name in ENTRIES[task] if selected(task, name, chosen)]
+        if not plan:
+            parser.error(f"--entries {args.entries} names no entry of --tasks {args.tasks}")
+        for task, name in plan:
+            entry = run_entry(task, name, ctx) | {"command": command}
+            results["tasks"].setdefault(task, {})[name] = entry
+            path.write_text(json.dumps(results, indent=1) + "\n")  # keep what is done
         for run_dir in ctx.run_dirs:  # the zoo's runs: only their scores are kept
             shutil.rmtree(run_dir, ignore_errors=True)
         with contextlib.suppress(OSError):

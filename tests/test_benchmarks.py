@@ -630,3 +630,21 @@ def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
         "0.85: 20.0x sooner than `keras-io` (30 s vs 600 s); 0.87: 9.8x sooner than `keras-io` (61 s vs 600 s); "
         "0.89: the zoo only (61 s)."
     )
+
+
+def test_time_to_accuracy_refuses_unknown_entries_and_missing_results(tmp_path, capsys):
+    from benchmarks import time_to_accuracy as tta
+
+    for args, message in (
+        (["--entries", "imdb/hands-on-ml"], "--entries must name some of keras-io,"),
+        (["--tasks", "timeseries"], "--tasks must name some of imdb, shakespeare, got 'timeseries'"),
+        (["--budget", "0"], "--budget must be positive, got 0"),
+        (
+            ["--tasks", "imdb", "--entries", "hands-on-ml"],
+            "--entries hands-on-ml names no entry of --tasks imdb",
+        ),
+        (["--render-only", "--results", str(tmp_path / "none.json")], "none.json does not exist"),
+    ):
+        with pytest.raises(SystemExit):
+            tta.main(args + ["--docs", str(tmp_path / "page.md")])
+        assert message in capsys.readouterr().err
