@@ -620,6 +620,7 @@ def run_entry(task: str, name: str, ctx: Context) -> dict:
         print(f"{task} {name}: skipped ({why})", flush=True)
         return record | dict(skipped=why)
     print(f"{task} {name}: training", flush=True)
+    keras.backend.clear_session()  # the entries before it hold nothing in memory
     keras.utils.set_random_seed(ctx.seed)
     result = run(ctx)
     if isinstance(result, Progress):
