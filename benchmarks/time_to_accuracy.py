@@ -41,6 +41,8 @@ tutorials' own validation passes are left out (the scoring replaces them);
 the zoo's path keeps its own (2,500 validation reviews, checkpoints,
 history) inside the clock. An entry stops at its own epoch count or when
 the clock passes the budget (mid-epoch: it is scored where it stopped).
+`--score-every SECONDS` also scores within epochs, for entries whose
+epochs are long.
 
     python -m benchmarks.time_to_accuracy                        # everything (about an hour on 2 cores)
     python -m benchmarks.time_to_accuracy --tasks imdb --entries zoo,keras-io --budget 300
@@ -108,32 +110,42 @@ class Clock:
 
 
 class Progress:
-    """An entry's clock and its score at each epoch's end (scored with the clock paused).
+    """An entry's clock and its scores (each taken with the clock paused).
 
-    `score(model)` returns the task's number, or a dict of it (`value`) and
-    others kept beside it. `first_batch` is the clock when the first batch
-    ended (tracing, warming up), so that the steady seconds per batch are known.
+    Scored at each epoch's end, and, where `every` > 0, also within an
+    epoch once `every` seconds of training have passed since the last score
+    (`mid`). `score(model)` returns the task's number, or a dict of it
+    (`value`) and others kept beside it. `first_batch` is the clock when the
+    first batch ended (tracing, warming up), so that the steady seconds a
+    batch are known (the clock's: the zoo's own validation included).
     """
 
-    def __init__(self, budget: float, score):
+    def __init__(self, budget: float, score, every: float = 0.0):
         self.clock, self.score, self.scores, self.batches = Clock(budget), score, [], 0
-        self.first_batch = None
+        self.first_batch, self.every, self.next = None, every, every
 
     def batch_end(self) -> None:
         self.batches += 1
         if self.batches == 1:
             self.first_batch = self.clock.elapsed()
 
-    def epoch_end(self, epoch: int, model, cut: bool) -> None:
+    def due(self) -> bool:
+        """Whether a score within the epoch is due (`every` seconds since the last)."""
+        return bool(self.every) and self.clock.elapsed() >= self.next and not self.clock.over()
+
+    def epoch_end(self, epoch: int, model, cut: bool, mid: bool = False) -> None:
         self.clock.pause()
         scored = self.score(model)
         scored = {k: float(v) for k, v in (scored if isinstance(scored, dict) else {"value": scored}).items()}
         seconds = round(self.clock.seconds, 1)
-        self.scores.append(dict(epoch=epoch + 1, seconds=seconds, cut=cut, batches=self.batches) | scored)
+        point = dict(epoch=epoch + 1, seconds=seconds, cut=cut, batches=self.batches)
+        self.scores.append(point | ({"mid": True} if mid else {}) | scored)
+        self.next = self.clock.seconds + self.every
         steady = (self.clock.seconds - self.first_batch) / max(self.batches - 1, 1) if self.first_batch else 0
         print(
-            f"  epoch {epoch + 1}: {scored['value']:.4f} after {seconds} s, {self.batches} batches of training "
-            f"(the first {self.first_batch or 0:.1f} s, then {steady:.3f} s a batch)",
+            f"  {'in ' if mid else ''}epoch {epoch + 1}: {scored['value']:.4f} after {seconds} s, "
+            f"{self.batches} batches of training (the first {self.first_batch or 0:.1f} s, "
+            f"then {steady:.3f} s a batch)",
             flush=True,
         )
 
@@ -146,22 +158,25 @@ class Progress:
 
 
 class KerasProgress(keras.callbacks.Callback):
-    """`Progress` for `model.fit`: starts and pauses the clock, stops training at the budget."""
+    """`Progress` for `model.fit`: starts and pauses the clock, scores, stops training at the budget."""
 
     def __init__(self, progress: Progress):
         super().__init__()
-        self.progress, self.cut = progress, False
+        self.progress, self.cut, self.epoch = progress, False, 0
 
     def on_train_begin(self, logs=None):
         self.progress.clock.start()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.cut = False
+        self.cut, self.epoch = False, epoch
 
     def on_train_batch_end(self, batch, logs=None):
         self.progress.batch_end()
         if self.progress.clock.over():
             self.model.stop_training, self.cut = True, True  # Keras ends the epoch after this batch
+        elif self.progress.due():
+            self.progress.epoch_end(self.epoch, self.model, cut=False, mid=True)
+            self.progress.clock.start()
 
     def on_epoch_end(self, epoch, logs=None):
         self.progress.epoch_end(epoch, self.model, self.cut)
@@ -226,8 +241,9 @@ def char_scores(model, ids: np.ndarray, from_logits: bool) -> dict:
 class Context:
     """What every entry shares: sizes, budget, seed, where runs go, and the data read once."""
 
-    def __init__(self, quick: bool, budget: float, seed: int, out: Path):
+    def __init__(self, quick: bool, budget: float, seed: int, out: Path, score_every: float = 0.0):
         self.quick, self.budget, self.seed, self.out = quick, budget, seed, out
+        self.score_every = score_every
         self.cache, self.run_dirs = {}, []  # the zoo's run directories, removed at the end
 
     def imdb(self, split: str):
@@ -249,6 +265,9 @@ class Context:
                 train, val = train[: QUICK["chars"]], val[: QUICK["val_chars"]]
             self.cache["chars"] = (state, encode(state, train), encode(state, val))
         return self.cache["chars"]
+
+    def progress(self, score) -> Progress:
+        return Progress(self.budget, score, self.score_every)
 
     def size(self, full, quick_key="units"):
         return QUICK[quick_key] if self.quick else full
@@ -304,7 +323,7 @@ def keras_io(ctx: Context) -> Progress:
     outputs = keras.layers.Dense(1, activation="sigmoid")(x)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    progress = Progress(ctx.budget, lambda m: accuracy(predict_in_batches(m, x_test), test_labels, False))
+    progress = ctx.progress(lambda m: accuracy(predict_in_batches(m, x_test), test_labels, False))
     model.fit(
         x_train,
         labels,
@@ -378,7 +397,7 @@ def zoo_imdb(ctx: Context) -> Progress:
         outputs, labels = zip(*((model.predict_on_batch(x), y.numpy()) for x, y in test[0]))
         return accuracy(np.concatenate(outputs), np.concatenate(labels), False)
 
-    progress = Progress(ctx.budget, score)
+    progress = ctx.progress(score)
     training.train(config, overwrite=True, extra_callbacks=(KerasProgress(progress),))
     return progress
 
@@ -428,7 +447,7 @@ def pytorch_imdb(ctx: Context) -> Progress:
         model.train()
         return accuracy(np.concatenate([p for p, _ in pairs]), np.concatenate([y for _, y in pairs]), True)
 
-    progress = Progress(ctx.budget, score)
+    progress = ctx.progress(score)
     for epoch in range(config.epochs):
         for group in optimizer.param_groups:  # the zoo's cosine schedule, set at each epoch's start
             group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
@@ -445,6 +464,9 @@ def pytorch_imdb(ctx: Context) -> Progress:
             if progress.clock.over():
                 cut = True
                 break
+            if progress.due():
+                progress.epoch_end(epoch, model, cut=False, mid=True)
+                progress.clock.start()
         progress.epoch_end(epoch, model, cut)
         if progress.clock.over():
             break
@@ -503,7 +525,7 @@ def tf_tutorial_shakespeare(ctx: Context) -> Progress:
         ]
     )
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    progress = Progress(ctx.budget, lambda m: char_scores(m, val_ids, from_logits=True))
+    progress = ctx.progress(lambda m: char_scores(m, val_ids, from_logits=True))
     model.fit(train, epochs=ctx.epochs(20), callbacks=[KerasProgress(progress)], verbose=cli.keras_verbose())
     return progress
 
@@ -528,7 +550,7 @@ def hands_on_ml(ctx: Context) -> Progress:
         ]
     )
     model.compile(loss="sparse_categorical_crossentropy", optimizer="nadam", metrics=["accuracy"])
-    progress = Progress(ctx.budget, lambda m: char_scores(m, val_ids, from_logits=False))
+    progress = ctx.progress(lambda m: char_scores(m, val_ids, from_logits=False))
     model.fit(train, epochs=ctx.epochs(10), callbacks=[KerasProgress(progress)], verbose=cli.keras_verbose())
     return progress
 
@@ -548,7 +570,7 @@ def zoo_shakespeare(ctx: Context) -> Progress:
             model, val_ids, from_logits=True
         )  # what metrics.stream_loss gives, and the windows
 
-    progress = Progress(ctx.budget, score)
+    progress = ctx.progress(score)
     training.train(config, overwrite=True, extra_callbacks=(KerasProgress(progress),))
     return progress
 
@@ -614,7 +636,7 @@ def run_entry(task: str, name: str, ctx: Context) -> dict:
     """Runs one entry; its scores, what it reached and its best, JSON-ready."""
     run, configuration, source = ENTRIES[task][name]
     record = dict(configuration=configuration, source=source, date=time.strftime("%Y-%m-%d"))
-    record |= dict(budget_s=ctx.budget, seed=ctx.seed)
+    record |= dict(budget_s=ctx.budget, seed=ctx.seed, score_every_s=ctx.score_every)
     why = missing(name)
     if why:
         print(f"{task} {name}: skipped ({why})", flush=True)
@@ -639,14 +661,14 @@ def summarize(task: str, scores: list[dict]) -> dict:
     for threshold in spec["thresholds"]:
         hit = next((s for s in scores if meets(s["value"], threshold)), None)
         reached[f"{threshold:.2f}"] = (
-            None if hit is None else {k: hit[k] for k in ("seconds", "epoch", "cut")}
+            None if hit is None else {k: hit[k] for k in ("seconds", "epoch", "cut", "mid") if k in hit}
         )
     pick = max if spec["higher"] else min
     best = pick(scores, key=lambda s: s["value"]) if scores else None
     return dict(
         reached=reached,
         best=best,
-        epochs=len(scores),
+        epochs=scores[-1]["epoch"] if scores else 0,
         train_seconds=scores[-1]["seconds"] if scores else 0.0,
         stopped_by_budget=bool(scores and scores[-1]["cut"]),
     )
@@ -670,7 +692,8 @@ def render(results: dict) -> str:
         when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
         lines += [
             f"**{task}**: seconds of training until the {spec['metric']} first reaches each threshold "
-            f"(scored at each epoch's end, the clock paused), and the best within the budget. "
+            f"(scored at each epoch's end{scored_within(entries)}, the clock paused), and the best within "
+            "the budget. "
             f"Measured {header(env | {'date': when})}, by "
             + "; ".join(f"`python -m benchmarks.time_to_accuracy{c}`" for c in commands)
             + f"; budget {' / '.join(f'{b:g}' for b in budgets)} s of training per entry, seed "
@@ -688,6 +711,12 @@ def render(results: dict) -> str:
     return "\n".join(lines).rstrip()
 
 
+def scored_within(entries: dict) -> str:
+    """ ", and every 60 s of training within an epoch" where the entries were scored so."""
+    every = sorted({e.get("score_every_s", 0) for e in entries.values() if e.get("score_every_s")})
+    return f", and every {' / '.join(f'{s:g}' for s in every)} s of training within an epoch" if every else ""
+
+
 def row(task: str, name: str, e: dict) -> str:
     spec = TASKS[task]
     if "skipped" in e:
@@ -697,7 +726,8 @@ def row(task: str, name: str, e: dict) -> str:
     def when(point):  # where in training a score was taken
         if name in BASELINES:
             return "fit"
-        return f"epoch {point['epoch']}" + (", cut by the budget" if point.get("cut") else "")
+        where = f"in epoch {point['epoch']}" if point.get("mid") else f"epoch {point['epoch']}"
+        return where + (", cut by the budget" if point.get("cut") else "")
 
     cells = []
     for threshold in spec["thresholds"]:
@@ -777,6 +807,13 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--budget", type=float, default=BUDGET, help="seconds of training per entry at most")
     parser.add_argument("--seed", type=int, default=1, help="the seed of every entry")
+    parser.add_argument(
+        "--score-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also score within an epoch, every SECONDS of training (default 0: at each epoch's end only)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (tests); marks the tables as such")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the tables from --results, run nothing"
@@ -787,6 +824,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.budget <= 0:
         parser.error(f"--budget must be positive, got {args.budget:g}")
+    if args.score_every < 0:
+        parser.error(f"--score-every must be 0 or more, got {args.score_every:g}")
     path = Path(args.results)
     if args.render_only:
         if args.quick:
@@ -803,7 +842,7 @@ def main(argv=None) -> dict:
         results["environment"] = describe() | {"quick": args.quick}
         command = "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
         out = Path(args.out)
-        ctx = Context(args.quick, args.budget, args.seed, out)
+        ctx = Context(args.quick, args.budget, args.seed, out, args.score_every)
         plan = [(task, name) for task in tasks for name in ENTRIES[task] if selected(task, name, chosen)]
         if not plan:
             parser.error(f"--entries {args.entries} names no entry of --tasks {args.tasks}")

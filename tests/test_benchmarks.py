@@ -581,6 +581,12 @@ def test_time_to_accuracy_quick(tmp_path):
     assert page.read_text(encoding="utf-8") == text and not (tmp_path / "r").exists()
 
 
+def epoch_points(epoch):
+    """(batches so far, within the epoch) of each score of a 4-batch epoch scored after every batch."""
+    done = 4 * (epoch - 1)
+    return [(done + b, True) for b in range(1, 5)] + [(done + 4, False)]
+
+
 def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
     import keras
     import numpy as np
@@ -595,6 +601,13 @@ def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
     model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[tta.KerasProgress(progress)])
     assert progress.batches == 1 and len(progress.scores) == 1 and progress.scores[0]["cut"]
     assert not progress.clock.since  # stopped when training ended
+    # --score-every: scored within the epoch too, after every batch here, and at its end.
+    progress = tta.Progress(600.0, lambda m: 0.5, every=1e-9)
+    model.fit(x, x[:, :1], batch_size=16, epochs=2, verbose=0, callbacks=[tta.KerasProgress(progress)])
+    assert [(s["epoch"], s["batches"], s.get("mid", False)) for s in progress.scores] == [
+        (epoch, batches, mid) for epoch in (1, 2) for batches, mid in epoch_points(epoch)
+    ]
+    assert tta.summarize("imdb", progress.scores)["epochs"] == 2
 
     def scores(*points):
         return [
@@ -630,6 +643,13 @@ def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
         "0.85: 20.0x sooner than `keras-io` (30 s vs 600 s); 0.87: 9.8x sooner than `keras-io` (61 s vs 600 s); "
         "0.89: the zoo only (61 s)."
     )
+    # Scored within an epoch (--score-every): the cell says so, and so does the header.
+    mid = scores((45.0, 0.855)) + scores((60.0, 0.86))
+    mid[0] |= {"mid": True}
+    results["tasks"]["imdb"]["tf-tutorial"] = record | tta.summarize("imdb", mid) | {"score_every_s": 45.0}
+    table = tta.render(results).splitlines()
+    assert "every 45 s of training within an epoch" in table[0]
+    assert table[5].startswith("| `tf-tutorial` | c | 45 (in epoch 1) | not reached | not reached |")
 
 
 def test_time_to_accuracy_refuses_unknown_entries_and_missing_results(tmp_path, capsys):
