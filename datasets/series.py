@@ -332,35 +332,42 @@ def training_statistics(table: Table, settings) -> dict:
         a, b = split_bounds(stop - start, settings["val_fraction"], settings["test_fraction"])["train"]
         parts.append(table.values[start + a : start + b])
     train = np.concatenate(parts)
-    std = train.std(axis=0)
-    return {"mean": train.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
+    std = np.where(train.std(axis=0) > 0, train.std(axis=0), 1.0)
+    # The spread of one step's change of the target, in the scaled units: what anchored windows divide by.
+    changes = np.concatenate([np.diff(p[:, 0]) for p in parts]) / std[0]
+    change = float(changes.std()) if len(changes) > 1 and changes.std() > 0 else 1.0
+    return {"mean": train.mean(axis=0).tolist(), "std": std.tolist(), "change_std": change}
 
 
-def anchored(x, y=None):
+def anchored(x, y=None, scale=1.0):
     """A window measured from its last target value: `x` (batch, window, columns), `y` (batch, horizon).
 
     The target column of `x` and the targets `y` become changes from the
-    window's last target value (the naive forecast), which the model then
-    predicts; the feature columns stay as they are. Works on NumPy arrays
-    and tensors alike. Returns `(x, y, last)`, `last` (batch, 1).
+    window's last target value (the naive forecast), in units of `scale`
+    (the spread of one step's change: the state's `change_std`), which the
+    model then predicts; the feature columns stay as they are. A forecast
+    is `last + scale * output`. Works on NumPy arrays and tensors alike.
+    Returns `(x, y, last)`, `last` (batch, 1).
     """
     last = x[:, -1:, 0]  # (batch, 1)
-    target = x[:, :, :1] - last[:, :, None]
+    target = (x[:, :, :1] - last[:, :, None]) / scale
     x = target if x.shape[-1] == 1 else _concat([target, x[:, :, 1:]])
-    return x, None if y is None else y - last, last
+    return x, None if y is None else (y - last) / scale, last
 
 
 def _concat(parts):
     return np.concatenate(parts, axis=-1) if isinstance(parts[0], np.ndarray) else tf.concat(parts, axis=-1)
 
 
-def windows_dataset(values, starts, window, horizon, batch_size, training: bool, seed: int, anchor: str):
+def windows_dataset(
+    values, starts, window, horizon, batch_size, training: bool, seed: int, anchor: str, scale: float = 1.0
+):
     """Batches (x (batch, window, columns), y (batch, horizon)) gathered from `values` at `starts`.
 
     Only the start rows are listed; each batch's windows are cut when it is
     read. Training starts are reshuffled every epoch, seeded. With `anchor`
-    "last" both are measured from each window's last target value
-    (`anchored`).
+    "last" both are measured from each window's last target value, in
+    units of `scale` (`anchored`).
     """
     values = tf.constant(values)
     target = values[:, 0]
@@ -382,7 +389,7 @@ def windows_dataset(values, starts, window, horizon, batch_size, training: bool,
     def cut(batch_starts):
         x = tf.gather(values, batch_starts[:, None] + past)  # (batch, window, columns)
         y = tf.gather(target, batch_starts[:, None] + future)  # (batch, horizon)
-        return anchored(x, y)[:2] if anchor == "last" else (x, y)
+        return anchored(x, y, scale)[:2] if anchor == "last" else (x, y)
 
     return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -472,6 +479,7 @@ class Series(Task):
                 training=split == "train",
                 seed=config.seed,
                 anchor=settings["anchor"],
+                scale=state["change_std"],
             )
 
         return task_data(pipeline, splits, self.spec(config, state), state)
@@ -487,7 +495,13 @@ class Series(Task):
 
     def example_state(self, config) -> dict:
         columns = columns_of(config.task_settings | {"target": config.task_settings["target"] or "y"})
-        return {"columns": columns, "series": 1, "mean": [0.0] * len(columns), "std": [1.0] * len(columns)}
+        return {
+            "columns": columns,
+            "series": 1,
+            "mean": [0.0] * len(columns),
+            "std": [1.0] * len(columns),
+            "change_std": 1.0,
+        }
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         settings, state = config.task_settings, data.state
@@ -504,7 +518,7 @@ class Series(Task):
         target = table.values[:, 0]
         truth = target[starts[:, None] + np.arange(window, window + horizon)]  # (n, horizon), own units
         values = scaled(table, state)
-        forecasts = {"model": model_forecast(model, values, starts, settings) * std + mean}
+        forecasts = {"model": model_forecast(model, values, starts, settings, state) * std + mean}
         last = starts + window - 1
         forecasts["naive"] = np.repeat(target[last][:, None], horizon, axis=1)  # the last value, held
         if season:  # the value one (or more) seasons before each future step, inside the window
@@ -549,12 +563,14 @@ class Series(Task):
         # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
         mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
 
+        change = np.float32(state["change_std"] if settings["anchor"] == "last" else 1.0)
+
         def serve(series):
             x = (last_window_graph(series, window, columns) - mean) / std
             last = tf.zeros_like(x[:, -1:, 0])
             if settings["anchor"] == "last":
-                x, _, last = anchored(x)
-            return {"forecast": (model(x, training=False) + last) * std[0] + mean[0]}
+                x, _, last = anchored(x, scale=change)
+            return {"forecast": (model(x, training=False) * change + last) * std[0] + mean[0]}
 
         shape = [1, window, columns] if fixed_shape else [None, None, columns]
         signature = [tf.TensorSpec(shape, tf.float32, name="series")]
@@ -569,7 +585,9 @@ class Series(Task):
         if not series:
             raise ValueError(f"no series has the --window {window} rows that a forecast reads")
         starts = np.array([b - window for _, a, b in series])
-        predicted = model_forecast(model, values, starts, settings) * state["std"][0] + state["mean"][0]
+        predicted = (
+            model_forecast(model, values, starts, settings, state) * state["std"][0] + state["mean"][0]
+        )
         rows = []
         for (i, a, b), values_ in zip(series, predicted):
             for stamp, value in zip(continue_times(table.times[a:b], table.time_kind, horizon), values_):
@@ -579,17 +597,19 @@ class Series(Task):
 
 
 def model_forecast(
-    model, values: np.ndarray, starts: np.ndarray, settings, batch_size: int = 1024
+    model, values: np.ndarray, starts: np.ndarray, settings, state, batch_size: int = 1024
 ) -> np.ndarray:
     """The model's forecasts (len(starts), horizon) from the windows of the scaled `values` at `starts`, scaled."""
     window, horizon = settings["window"], settings["horizon"]
+    change = state["change_std"] if settings["anchor"] == "last" else 1.0
     predicted = []
     for chunk in np.array_split(starts, max(1, -(-len(starts) // batch_size))):
         x = values[chunk[:, None] + np.arange(window)]  # (batch, window, columns)
         last = np.zeros((len(chunk), 1), np.float32)
         if settings["anchor"] == "last":
-            x, _, last = anchored(x)
-        predicted.append(np.asarray(model.predict_on_batch(x)).reshape(len(chunk), horizon) + last)
+            x, _, last = anchored(x, scale=change)
+        output = np.asarray(model.predict_on_batch(x)).reshape(len(chunk), horizon)
+        predicted.append(output * change + last)
     return np.concatenate(predicted)
 
 

@@ -101,6 +101,8 @@ def test_anchored_windows_are_changes_from_the_last_value(tmp_path):
     np.testing.assert_array_equal(ax[..., 0], x[..., 0] - last)  # the target column, from its last value
     np.testing.assert_array_equal(ax[..., 1:], x[..., 1:])  # the features as they were
     np.testing.assert_array_equal(ay, [[3.0, 4.0], [3.0, 9.0]])
+    halves = series.anchored(x, y, scale=2.0)[1]  # in units of one step's change
+    np.testing.assert_array_equal(halves, ay / 2)
     for got, want in zip(series.anchored(tf.constant(x), tf.constant(y)), (ax, ay, last)):
         np.testing.assert_array_equal(got.numpy(), want)  # the pipeline's tensors: the same
     # A model that predicts no change forecasts the last value: the naive forecast.
@@ -108,6 +110,8 @@ def test_anchored_windows_are_changes_from_the_last_value(tmp_path):
     cfg = config(data=path, target="y", window=4, horizon=2)
     task = datasets.get_task("series")
     data = task.load(cfg, splits=("test",))
+    train = np.arange(80.0) ** 2  # the training part: the first 80 rows
+    assert data.state["change_std"] == pytest.approx(np.diff(train).std() / train.std())
     zero = keras.Sequential(
         [keras.Input((4, 1)), keras.layers.Flatten(), keras.layers.Dense(2, kernel_initializer="zeros")]
     )
