@@ -520,3 +520,13 @@ def test_own_data_table_is_written_between_its_markers(tmp_path):
     assert "model 1.000x, naive 1.000x, linear 1.000x | 100 / 110 | within 10% |" in text
     assert "a 5,000,000-row, 4-column CSV (150.0 MB) trains with a peak resident memory of 1.50 GB" in text
     assert own_data.BEGIN in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
+
+
+def test_lm_step_cost_prints_a_row_per_head_width(capsys):
+    from benchmarks import lm_step_cost
+
+    tiny = ["--seq-len", "3", "--batch-size", "2", "--units", "2", "--batches", "1", "--repeats", "1"]
+    lm_step_cost.main(["--predicted-words", "3", "5", "--no-jit-compile", *tiny])
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [("3", "no"), ("5", "no")]
+    assert all(float(r[3]) > 0 and float(r[5].replace(",", "")) > 0 for r in rows)
