@@ -102,6 +102,9 @@ def test_init_from_refuses_a_run_it_cannot_start_from(lm_run, tmp_path):
     source = str(shutil.copytree(lm_run, tmp_path / "lm"))
     with pytest.raises(ValueError, match="no layer of this gru matches a layer of RUN's gru"):
         training.train(resolve("imdb", "gru", tmp_path / "wide", init_from=source, units=5, embedding_dim=9))
+    with pytest.raises(ValueError, match="is this run's own directory"):
+        training.train(resolve("imdb", "gru", source, init_from=source), overwrite=True)
+    assert rundir.load_finished(source, "start from")  # --overwrite removed nothing
     with pytest.raises(rundir.RunError, match="--init-from: run directory .* does not exist"):
         training.train(resolve("imdb", "gru", tmp_path / "a", init_from=str(tmp_path / "nowhere")))
     saved = json.loads(open(os.path.join(source, "config.json")).read())

@@ -37,6 +37,14 @@ def open_source(run_dir: str) -> Source:
     return Source(run_dir, config, state)
 
 
+def check_not_itself(source_dir: str, run_dir: str) -> None:
+    """ValueError when RUN is the new run's own directory (which `--overwrite` would empty first)."""
+    if os.path.realpath(source_dir) == os.path.realpath(run_dir):
+        raise ValueError(
+            f"--init-from {source_dir} is this run's own directory; train into another --run-dir"
+        )
+
+
 def shapes(layer) -> list[tuple[int, ...]]:
     return [tuple(w.shape) for w in layer.weights]
 

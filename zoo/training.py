@@ -187,6 +187,8 @@ def train(
 def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks) -> None:
     """train() into `out_dir`: the run directory, or a temporary one on a worker that is not the chief."""
     run_dir = config.run_dir
+    if config.init_from:
+        init_from.check_not_itself(config.init_from, run_dir)  # before --overwrite could remove it
     if strategy is not None:
         distribute.check_batch(strategy, config.batch_size)
     if role.workers > 1:
