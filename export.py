@@ -18,7 +18,7 @@ def parse_args(argv):
         "--format",
         default="saved_model",
         help="saved_model (a TensorFlow SavedModel directory; the default), litert (a .tflite file: "
-        "batch 1, LiteRT's built-in ops) or onnx (an .onnx file); litert and onnx: timeseries and waveforms",
+        "batch 1, LiteRT's built-in ops) or onnx (an .onnx file); litert and onnx: timeseries, series and waveforms",
     )
     parser.add_argument("--out", required=True, help="the path to write (refused if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")

@@ -21,6 +21,12 @@ def parse_args(argv):
 
     config.add_flags(parser, datasets.TASKS, models.MODELS)
     parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help='a JSON file of settings by flag name, with underscores ({"units": 128}), '
+        "as tune.py writes one; flags given override it",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished or unfinished run in the run directory"
     )
     parser.add_argument("--list", action="store_true", help="list the models and tasks, then exit")
@@ -69,16 +75,20 @@ def main(argv=None) -> None:
     if args.list:
         print_list()
         return
+    import datasets
+    import models
     from zoo import cluster, config, rundir, runlock
 
     flags = given_flags(args)
+    settings = config.read_settings(args.settings, datasets.TASKS, models.MODELS)
     # The names are exact (no aliases): this is the run directory that
     # config.resolve() gives, known before anything is resolved or loaded.
-    guess = args.run_dir or os.path.join(
-        "runs", args.task or config.TrainConfig.task, args.model or config.TrainConfig.model
+    named = settings | {k: v for k, v in flags.items() if k in ("task", "model", "run_dir")}
+    guess = named.get("run_dir") or os.path.join(
+        "runs", named.get("task", config.TrainConfig.task), named.get("model", config.TrainConfig.model)
     )
     # Of the workers of a multi-worker run, only the chief (TF_CONFIG) writes the run.
-    role = cluster.worker_role(args.distribute or config.TrainConfig.distribute)
+    role = cluster.worker_role(args.distribute or settings.get("distribute") or config.TrainConfig.distribute)
     # One training per run directory, --overwrite too: a second command is
     # refused at once, before it writes anything.
     with runlock.hold(guess) if role.chief else contextlib.nullcontext():
@@ -90,7 +100,7 @@ def main(argv=None) -> None:
 
         from zoo import training
 
-        cfg = config.resolve(vars(args))
+        cfg = config.resolve(vars(args), settings, args.settings)
         run_dir = training.train(cfg, overwrite=args.overwrite, flags=flags, announced=note is not None)
     if role.chief:
         print(f"Run saved in {run_dir}; evaluate it with: python evaluate.py {run_dir}")

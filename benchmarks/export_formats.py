@@ -1,10 +1,12 @@
 """Which models x tasks export to which format, file sizes and single-example latency.
 
     python -m benchmarks.export_formats              # every model on every task it serves
-    python -m benchmarks.export_formats --quick      # two models, tiny sizes: checks the script
+    python -m benchmarks.export_formats --quick      # three models, tiny sizes: checks the script
+    python -m benchmarks.export_formats --tasks series   # those tasks' rows again, the others kept
 
 Each model is built at its task's default settings with the task's real
-state (the imdb vocabulary, the Shakespeare characters), untrained:
+state (the imdb vocabulary, the Shakespeare characters; a task on the
+user's own data, which has none without `--data`, its `example_state`), untrained:
 conversion, size and speed do not depend on the weights. Each is exported
 as `export.py` exports it (`Task.export_model`; `--format litert`: the
 fixed-shape batch-1 archive through `zoo.export.to_litert`; `--format
@@ -38,15 +40,27 @@ from benchmarks.environment import describe, header  # noqa: E402
 MARKERS = ("<!-- export-formats:begin -->", "<!-- export-formats:end -->")
 
 
-def example_inputs(task_name: str, config, signature: str) -> dict[str, np.ndarray]:
-    """One raw example for a task's signature: a review, a series, a signal, a character."""
-    if task_name == "imdb":
+def example_inputs(task, config, state) -> dict[str, np.ndarray]:
+    """One raw example for a task's signature: a review, a source text, a series, a signal, a character."""
+    if task.name in ("imdb", "text-classes"):
         return {"texts": np.array(["A wonderful, moving film; the ending stayed with me for days."])}
-    if task_name == "shakespeare":
-        return {"character": np.array("K")}  # `step`; the state is added by the caller
+    if task.generative:
+        return {"character": np.array(state["chars"][0])}  # `step`; the state is added by the caller
+    if "source_chars" in state:  # an encoder-decoder: a source of the run's tokens
+        pieces = list(state["source_chars"])[: state["max_source"]]
+        return {"texts": np.array([(" " if state.get("words") else "").join(pieces)])}
     length = config.task_settings.get("window", 100)
     values = (np.sin(np.arange(length) / 4.0) * 2 + 3).astype(np.float32)[None]
-    return {"series" if task_name == "timeseries" else "signals": values}
+    if task.name == "series":
+        return {"series": np.repeat(values[:, :, None], len(state["columns"]), axis=2)}
+    return {"series" if task.name == "timeseries" else "signals": values}
+
+
+def task_state(task, config) -> dict:
+    """The task's real state (its vocabulary...), or its example state where it reads the user's `--data`."""
+    if any(s.name == "data" for s in task.settings):
+        return task.example_state(config)
+    return task.load(config, splits=()).state
 
 
 def median_ms(call, calls: int) -> float:
@@ -78,13 +92,13 @@ def measure(model_name: str, task, state, calls: int, quick: bool, workdir: str)
 
     model = models.get_model(model_name).build(config, task.spec(config, state), config.api)
     row = {"task": task.name, "model": model_name}
-    signature = "step" if task.name == "shakespeare" else "serving_default"
-    inputs = example_inputs(task.name, config, signature)
+    signature = "step" if task.generative else "serving_default"
+    inputs = example_inputs(task, config, state)
 
     saved = os.path.join(workdir, f"{task.name}-{model_name}")
     task.export_model(model, config, state).write_out(saved, verbose=False)
     serve = tf.saved_model.load(saved).signatures[signature]
-    if task.name == "shakespeare":
+    if task.generative:
         inputs["state"] = np.zeros(serve.structured_input_signature[1]["state"].shape, np.float32)
     tensors = {k: tf.constant(v) for k, v in inputs.items()}
     reference = {k: v.numpy() for k, v in serve(**tensors).items()}
@@ -138,19 +152,25 @@ def max_difference(got: dict, reference: dict) -> float:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two models at 4 units: checks the script")
+    parser.add_argument("--quick", action="store_true", help="three models at 4 units: checks the script")
     parser.add_argument("--calls", type=int, default=50, help="timed calls per measurement")
     parser.add_argument("--doc", default="docs/export.md", help="the page whose table is rewritten")
     parser.add_argument("--json", default="benchmarks/export_formats.json", help="where the rows go")
+    parser.add_argument(
+        "--tasks", help="comma-separated tasks to measure; the other tasks' rows in --json are kept"
+    )
     args = parser.parse_args(argv)
     import datasets
     import models
     from zoo import config as config_lib
 
+    chosen = [datasets.get_task(t.strip()).name for t in args.tasks.split(",")] if args.tasks else None
     rows = []
-    names = ["gru", "snippet-classifier"] if args.quick else list(models.MODELS)
+    names = ["gru", "snippet-classifier", "seq2seq-gru"] if args.quick else list(models.MODELS)
     with tempfile.TemporaryDirectory() as workdir:
         for task in datasets.TASKS.values():
+            if chosen and task.name not in chosen:
+                continue
             state = None
             for name in names:
                 entry = models.get_model(name)
@@ -161,10 +181,15 @@ def main(argv=None) -> dict:
                 except ValueError:  # a bidirectional model on a generative task
                     continue
                 if state is None:
-                    state = task.load(config, splits=()).state
+                    state = task_state(task, config)
                 row = measure(name, task, state, args.calls, args.quick, workdir)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+    if chosen:  # the rows of the other tasks, as measured before, in the registry's order
+        with open(args.json, encoding="utf-8") as f:
+            kept = [r for r in json.load(f)["rows"] if r["task"] not in chosen]
+        order = list(datasets.TASKS)
+        rows = sorted(kept + rows, key=lambda r: order.index(r["task"]))  # stable: models keep their order
     result = {"environment": describe(torch=False), "calls": args.calls, "rows": rows}
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
@@ -188,7 +213,7 @@ def format_table(result) -> str:
         if row.get(fmt) != "runs":
             if row.get(fmt) not in reasons:
                 reasons.append(row.get(fmt))
-            return f"refused{'¹²³⁴⁵⁶'[reasons.index(row.get(fmt))]} | | "
+            return f"refused{'¹²³⁴⁵⁶⁷⁸⁹'[reasons.index(row.get(fmt))]} | | "
         return f"{row[fmt + '_bytes'] / 1e6:.2f} MB | {row[fmt + '_ms']:.2f} | {row[fmt + '_max_difference']:.0e}"
 
     for row in result["rows"]:
@@ -197,7 +222,7 @@ def format_table(result) -> str:
             f"| {row['task']} | `{row['model']}` | {saved} | {cells(row, 'litert')} | {cells(row, 'onnx')} |"
         )
     lines.append("")
-    lines += [f"{'¹²³⁴⁵⁶'[i]} {reason}." for i, reason in enumerate(reasons)]
+    lines += [f"{'¹²³⁴⁵⁶⁷⁸⁹'[i]} {reason}." for i, reason in enumerate(reasons)]
     return "\n".join(lines)
 
 

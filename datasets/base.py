@@ -55,6 +55,10 @@ class Task:
         defaults: General training settings that suit it (rate, epochs...).
         recipes: Per-model settings over the defaults, e.g.
             `{"stacked-gru": dict(units=224)}`; flags still win.
+        search_space: Its own settings that tune.py searches, in the form
+            of `tune.py --space` (zoo/tuning.py), e.g.
+            `{"seq_len": {"values": [200, 400]}}`: only those whose
+            validation loss stays comparable across their values.
     """
 
     name: str = ""
@@ -67,6 +71,7 @@ class Task:
     eval_settings: tuple[Setting, ...] = ()
     defaults: dict[str, Any] = {}
     recipes: dict[str, dict[str, Any]] = {}
+    search_space: dict[str, Any] = {}
 
     def load(
         self,

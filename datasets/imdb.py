@@ -54,6 +54,43 @@ def last_words(vectorizer, texts: tf.Tensor, seq_len: int) -> tf.RaggedTensor:
     return vectorizer(texts)[:, -seq_len:]
 
 
+def export_words(model, vectorizer, seq_len: int, class_names, fixed_shape: bool = False):
+    """A word classifier's archive: `serving_default`, texts (batch,) -> `probabilities`, `class`.
+
+    The graph standardizes (the vectorizer's own function), looks the words
+    up in the run's vocabulary, keeps the last `seq_len` and pads to
+    `seq_len`, as the tasks' `encode_texts` does; a sigmoid head's one
+    output becomes the two classes' probabilities. A text with no words
+    left (which `encode_texts` refuses) scores NaN, with the class "".
+
+    Args:
+        model: The trained model: ids (batch, seq_len) -> (batch, 1)
+            sigmoid or (batch, classes) softmax.
+        vectorizer: The run's `TextVectorization` layer.
+        seq_len: The words kept from the end of each text.
+        class_names: The class names in the model's order.
+        fixed_shape: Batch 1 (the form LiteRT converts).
+
+    Returns:
+        A `keras.export.ExportArchive`.
+    """
+    vectorizer(tf.constant([""]))  # built: an archive tracks only built layers
+    batch = 1 if fixed_shape else None
+    signature = [tf.TensorSpec([batch], tf.string, name="texts")]
+
+    def serve(texts):
+        ids = last_words(vectorizer, texts, seq_len)  # ragged (batch, <= seq_len)
+        padded = tf.ensure_shape(ids.to_tensor(shape=[None, seq_len]), [batch, seq_len])
+        outputs = model(padded, training=False)
+        if len(class_names) == 2:  # one sigmoid unit: the second class's probability
+            outputs = tf.stack([1.0 - outputs[:, 0], outputs[:, 0]], axis=1)
+        readable = ids.row_lengths() > 0
+        probabilities = tf.where(readable[:, None], outputs, float("nan"))
+        return class_answer(probabilities, class_names, unknown=~readable)
+
+    return export_archive([model, vectorizer], {"serving_default": (serve, signature)})
+
+
 @register_task
 class IMDB(Task):
     name = "imdb"
@@ -88,6 +125,12 @@ class IMDB(Task):
     recipes = {
         # The SimpleRNN does better with the mean head and its own rate (docs/tuning.md#imdb).
         "simplernn": dict(pool="mean", embedding_dim=64, learning_rate=2e-3, epochs=3),
+    }
+    # What tune.py searches of its own settings: every value is scored on the same reviews.
+    search_space = {
+        "seq_len": {"values": [200, 300, 400, 600]},
+        "max_tokens": {"values": [10000, 20000, 40000]},
+        "pool": {"values": ["mean", "max"]},
     }
 
     def load(self, config, state=None, splits=("train", "val", "test")) -> TaskData:
@@ -192,26 +235,10 @@ class IMDB(Task):
     def export_model(self, model, config, state, fixed_shape=False):
         """`serving_default`: review texts (batch,) -> `probabilities` (batch, 2: negative, positive), `class`.
 
-        The graph standardizes, looks the words up in the run's vocabulary,
-        keeps the last `seq_len` and pads to `seq_len`, as `encode_texts`
-        does. A text with no words left (which `predict` refuses) scores NaN.
+        See `export_words`: the graph reads the texts as `encode_texts` does.
         """
-        seq_len = config.task_settings["seq_len"]
-        vectorizer = self.vectorizer(config, state)
-        vectorizer(tf.constant([""]))  # built: an archive tracks only built layers
-        batch = 1 if fixed_shape else None
-        signature = [tf.TensorSpec([batch], tf.string, name="texts")]
-
-        def serve(texts):
-            ids = last_words(vectorizer, texts, seq_len)  # ragged (batch, <= seq_len)
-            padded = tf.ensure_shape(ids.to_tensor(shape=[None, seq_len]), [batch, seq_len])
-            positive = model(padded, training=False)[:, 0]
-            probabilities = tf.stack([1.0 - positive, positive], axis=1)
-            readable = ids.row_lengths() > 0
-            probabilities = tf.where(readable[:, None], probabilities, float("nan"))
-            return class_answer(probabilities, self.spec(config, state).class_names, unknown=~readable)
-
-        return export_archive([model, vectorizer], {"serving_default": (serve, signature)})
+        vectorizer, names = self.vectorizer(config, state), self.spec(config, state).class_names
+        return export_words(model, vectorizer, config.task_settings["seq_len"], names, fixed_shape)
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         # Texts first: one that cannot be scored is refused before the test split runs.

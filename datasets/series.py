@@ -25,12 +25,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import Task, TaskData, task_data
+from datasets.base import Task, TaskData, export_archive, task_data
 from datasets.registry import register_task
+from datasets.timeseries import last_window_graph
 from zoo import files, metrics, plots
 from zoo.spec import FEATURES, REGRESSION, InputSpec, Setting, TaskSpec
 
 FILLS = ("none", "ffill", "interpolate", "zero")
+ANCHORS = ("last", "mean")
 MISSING = {"", "nan", "na", "n/a", "null", "none"}  # cells read as missing (lower-cased)
 FORECAST_FILE = "forecast.csv"
 
@@ -334,11 +336,31 @@ def training_statistics(table: Table, settings) -> dict:
     return {"mean": train.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
 
 
-def windows_dataset(values, starts, window, horizon, batch_size, training: bool, seed: int):
+def anchored(x, y=None):
+    """A window measured from its last target value: `x` (batch, window, columns), `y` (batch, horizon).
+
+    The target column of `x` and the targets `y` become changes from the
+    window's last target value (the naive forecast), which the model then
+    predicts; the feature columns stay as they are. Works on NumPy arrays
+    and tensors alike. Returns `(x, y, last)`, `last` (batch, 1).
+    """
+    last = x[:, -1:, 0]  # (batch, 1)
+    target = x[:, :, :1] - last[:, :, None]
+    x = target if x.shape[-1] == 1 else _concat([target, x[:, :, 1:]])
+    return x, None if y is None else y - last, last
+
+
+def _concat(parts):
+    return np.concatenate(parts, axis=-1) if isinstance(parts[0], np.ndarray) else tf.concat(parts, axis=-1)
+
+
+def windows_dataset(values, starts, window, horizon, batch_size, training: bool, seed: int, anchor: str):
     """Batches (x (batch, window, columns), y (batch, horizon)) gathered from `values` at `starts`.
 
     Only the start rows are listed; each batch's windows are cut when it is
-    read. Training starts are reshuffled every epoch, seeded.
+    read. Training starts are reshuffled every epoch, seeded. With `anchor`
+    "last" both are measured from each window's last target value
+    (`anchored`).
     """
     values = tf.constant(values)
     target = values[:, 0]
@@ -358,10 +380,9 @@ def windows_dataset(values, starts, window, horizon, batch_size, training: bool,
     future = tf.range(window, window + horizon, dtype=tf.int64)
 
     def cut(batch_starts):
-        return (
-            tf.gather(values, batch_starts[:, None] + past),  # (batch, window, columns)
-            tf.gather(target, batch_starts[:, None] + future),  # (batch, horizon)
-        )
+        x = tf.gather(values, batch_starts[:, None] + past)  # (batch, window, columns)
+        y = tf.gather(target, batch_starts[:, None] + future)  # (batch, horizon)
+        return anchored(x, y)[:2] if anchor == "last" else (x, y)
 
     return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -390,6 +411,14 @@ class Series(Task):
             "none",
             "missing values: none (refuse them), ffill, interpolate or zero",
             choices=FILLS,
+        ),
+        Setting(
+            "anchor",
+            str,
+            "last",
+            "what the model's values are measured from: last (each window's last target value; the "
+            "model predicts the change, so a trend needs no extrapolation) or mean (the training mean)",
+            choices=ANCHORS,
         ),
     )
     eval_settings = (
@@ -442,6 +471,7 @@ class Series(Task):
                 config.batch_size,
                 training=split == "train",
                 seed=config.seed,
+                anchor=settings["anchor"],
             )
 
         return task_data(pipeline, splits, self.spec(config, state), state)
@@ -473,11 +503,8 @@ class Series(Task):
         mean, std = state["mean"][0], state["std"][0]
         target = table.values[:, 0]
         truth = target[starts[:, None] + np.arange(window, window + horizon)]  # (n, horizon), own units
-        test = windows_dataset(scaled(table, state), starts, window, horizon, 1024, False, config.seed)
-        forecasts = {
-            "model": np.asarray(model.predict(test.map(lambda x, y: x), verbose=0)).reshape(truth.shape) * std
-            + mean
-        }
+        values = scaled(table, state)
+        forecasts = {"model": model_forecast(model, values, starts, settings) * std + mean}
         last = starts + window - 1
         forecasts["naive"] = np.repeat(target[last][:, None], horizon, axis=1)  # the last value, held
         if season:  # the value one (or more) seasons before each future step, inside the window
@@ -506,6 +533,33 @@ class Series(Task):
             result["predictions"] = rows
         return result
 
+    def export_model(self, model, config, state, fixed_shape=False):
+        """`serving_default`: raw rows (batch, length >= window, columns) -> `forecast` (batch, horizon).
+
+        The columns are the run's, in its order (`state["columns"]`: the
+        target, then the features), in their own units. The graph scales
+        them with the training part's saved mean and standard deviation,
+        reads the last `window` rows (with `--anchor last`, measured from
+        the window's last target value, which is added back to the output)
+        and gives the forecast in the target's units, as `forecast`
+        (evaluate.py --forecast) does.
+        """
+        settings = config.task_settings
+        window, columns = settings["window"], len(state["columns"])
+        # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
+        mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
+
+        def serve(series):
+            x = (last_window_graph(series, window, columns) - mean) / std
+            last = tf.zeros_like(x[:, -1:, 0])
+            if settings["anchor"] == "last":
+                x, _, last = anchored(x)
+            return {"forecast": (model(x, training=False) + last) * std[0] + mean[0]}
+
+        shape = [1, window, columns] if fixed_shape else [None, None, columns]
+        signature = [tf.TensorSpec(shape, tf.float32, name="series")]
+        return export_archive([model], {"serving_default": (serve, signature)})
+
     def forecast(self, model, config, state, table) -> list[dict]:
         """The next `horizon` values after each series' end (its last `window` rows), time stamps continued."""
         settings = config.task_settings
@@ -514,15 +568,29 @@ class Series(Task):
         series = [(i, a, b) for i, a, b in table.series() if b - a >= window]
         if not series:
             raise ValueError(f"no series has the --window {window} rows that a forecast reads")
-        x = np.stack([values[b - window : b] for _, a, b in series])
-        predicted = np.asarray(model.predict(x, verbose=0)).reshape(len(series), horizon)
-        predicted = predicted * state["std"][0] + state["mean"][0]
+        starts = np.array([b - window for _, a, b in series])
+        predicted = model_forecast(model, values, starts, settings) * state["std"][0] + state["mean"][0]
         rows = []
         for (i, a, b), values_ in zip(series, predicted):
             for stamp, value in zip(continue_times(table.times[a:b], table.time_kind, horizon), values_):
                 named = {"id": table.ids[i]} if settings["id"] else {}  # a single series has no id
                 rows.append(named | {"time": stamp, "forecast": round(float(value), 6)})
         return rows
+
+
+def model_forecast(
+    model, values: np.ndarray, starts: np.ndarray, settings, batch_size: int = 1024
+) -> np.ndarray:
+    """The model's forecasts (len(starts), horizon) from the windows of the scaled `values` at `starts`, scaled."""
+    window, horizon = settings["window"], settings["horizon"]
+    predicted = []
+    for chunk in np.array_split(starts, max(1, -(-len(starts) // batch_size))):
+        x = values[chunk[:, None] + np.arange(window)]  # (batch, window, columns)
+        last = np.zeros((len(chunk), 1), np.float32)
+        if settings["anchor"] == "last":
+            x, _, last = anchored(x)
+        predicted.append(np.asarray(model.predict_on_batch(x)).reshape(len(chunk), horizon) + last)
+    return np.concatenate(predicted)
 
 
 def forecast_csv(rows: list[dict], settings) -> str:

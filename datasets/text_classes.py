@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.base import TEXT_INPUTS, Task, TaskData, finish_by_length, read_texts, task_data
-from datasets.imdb import IMDB, last_words, make_vectorizer
+from datasets.imdb import IMDB, export_words, last_words, make_vectorizer
 from datasets.registry import register_task
 from zoo import metrics, plots
 from zoo.spec import BINARY, MULTICLASS, TOKENS, InputSpec, Setting, TaskSpec
@@ -179,6 +179,7 @@ class TextClasses(Task):
     # The imdb task's defaults and recipes: IMDB in its folders trains as the imdb task does.
     defaults = IMDB.defaults
     recipes = IMDB.recipes
+    search_space = IMDB.search_space
 
     def texts(self, config) -> tuple[dict[str, tuple[list[str], np.ndarray]], list[str]]:
         """Each split's texts and class ids; the class names in their fixed (sorted) order."""
@@ -289,6 +290,17 @@ class TextClasses(Task):
         return [
             {"text": t} | {n: round(float(p), 4) for n, p in zip(names, row)} for t, row in zip(inputs, probs)
         ]
+
+    def export_model(self, model, config, state, fixed_shape=False):
+        """`serving_default`: texts (batch,) -> `probabilities` (batch, classes), `class` (batch,).
+
+        The columns are the run's classes in their saved order
+        (`state["class_names"]`); the words are read with this task's
+        `standardize` (any script lower-cased), as `encode_texts` reads them.
+        See `datasets.imdb.export_words`.
+        """
+        vectorizer, names = self.vectorizer(config, state), state["class_names"]
+        return export_words(model, vectorizer, config.task_settings["seq_len"], names, fixed_shape)
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         texts = self.read_inputs(options)

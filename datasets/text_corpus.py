@@ -25,6 +25,7 @@ from datasets.shakespeare import (
     char_windows,
     encode,
     evaluate_characters,
+    export_characters,
     generate,
 )
 from zoo.spec import NEXT_TOKEN, TOKENS, Setting, TaskSpec
@@ -148,6 +149,9 @@ class TextCorpus(Task):
             {"seed_text": text, "sample": text + generate(model, state, text, options, config.seed)[0]}
             for text in inputs
         ]
+
+    def export_model(self, model, config, state, fixed_shape=False):
+        return export_characters(model, state)  # shakespeare's `generate` and `step`: fixed shapes already
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         parts = self.parts(config)

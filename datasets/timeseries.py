@@ -67,15 +67,27 @@ def last_window(values: np.ndarray, window: int, flag: str = "--values") -> np.n
     return values[-window:, None]
 
 
-def last_window_graph(series: tf.Tensor, window: int) -> tf.Tensor:
-    """`last_window` in a graph: (batch, length >= window) -> (batch, window, 1); fails on shorter series."""
+def last_window_graph(series: tf.Tensor, window: int, features: int | None = None) -> tf.Tensor:
+    """`last_window` in a graph; fails on series shorter than `window`.
+
+    Args:
+        series: (batch, length) values, or (batch, length, features) rows
+            where `features` is given.
+        window: The steps the model reads.
+        features: The values per step of a rank-3 `series`; `None`: one, and `series` is rank 2.
+
+    Returns:
+        (batch, window, features or 1): the last `window` steps.
+    """
     long_enough = tf.debugging.assert_greater_equal(
         tf.shape(series)[1],
         window,
         message=f"the series are shorter than the {window} values the model reads",
     )
     with tf.control_dependencies([long_enough]):  # checked before the shape is
-        return tf.ensure_shape(series[:, -window:], [None, window])[:, :, None]
+        if features is None:
+            return tf.ensure_shape(series[:, -window:], [None, window])[:, :, None]
+        return tf.ensure_shape(series[:, -window:], [None, window, features])
 
 
 @register_task

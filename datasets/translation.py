@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from datasets.base import Task, TaskData, finish, read_texts, task_data
+from datasets.base import Task, TaskData, export_archive, finish, read_texts, task_data
 from zoo import files, plots
 from zoo.spec import NEXT_TOKEN, TOKENS, InputSpec, Setting, TaskSpec
 
@@ -191,6 +192,48 @@ class TranslationTask(Task):
     def predict(self, model, config, state, inputs, options) -> list[dict]:
         outputs, _, _ = self.decode(model, state, encode_source(state, inputs), options)
         return [{"input": text, "output": out} for text, out in zip(inputs, outputs)]
+
+    def export_model(self, model, config, state, fixed_shape=False):
+        """`serving_default`: source texts (batch,) -> `output`, their greedy decodings (batch,).
+
+        The graph splits each text into the run's tokens (characters, or
+        whitespace-separated words), looks them up in the saved source
+        vocabulary, runs the encoder once and the decoder step by step
+        (`Translator.greedy_ids`, at most `max_target` + 1 steps), and joins
+        the target tokens up to the first END: what `predict` (evaluate.py
+        --text) gives. An empty text, or one holding a token outside the
+        vocabulary (which `predict` refuses), fails the call.
+        """
+        from models.decoding import Translator  # decoding is model code; the task only asks for it
+
+        translator = Translator(model)
+        words = bool(state.get("words"))
+        what = "words" if words else "characters"
+        # Id 0 for a token outside the vocabulary; the source tokens are 1..n, as in `encode_source`.
+        lookup = keras.layers.StringLookup(
+            vocabulary=list(state["source_chars"]), num_oov_indices=1, mask_token=None
+        )
+        lookup(tf.constant(["a"]))  # built: an archive tracks only built layers
+        targets = tf.constant(["", "", "", *state["target_chars"]])  # PAD, START and END print nothing
+        steps = state["max_target"] + 1
+
+        def serve(texts):
+            pieces = tf.strings.split(texts) if words else tf.strings.unicode_split(texts, "UTF-8")
+            ids = tf.cast(lookup(pieces), tf.int32)  # ragged (batch, tokens)
+            checks = [
+                tf.debugging.assert_positive(ids.row_lengths(), message="a text is empty"),
+                tf.debugging.assert_positive(
+                    ids.flat_values, message=f"a text holds {what} the model was not trained on"
+                ),
+            ]
+            with tf.control_dependencies(checks):
+                source = tf.identity(ids.to_tensor())  # (batch, longest), zero-padded
+            out = translator.greedy_ids(source, steps)  # (batch, steps)
+            tokens = tf.ragged.boolean_mask(tf.gather(targets, out), out >= RESERVED)  # up to END
+            return {"output": tf.strings.reduce_join(tokens, axis=1, separator=" " if words else "")}
+
+        signature = [tf.TensorSpec([1 if fixed_shape else None], tf.string, name="texts")]
+        return export_archive([model, lookup], {"serving_default": (serve, signature)})
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         texts = self.read_inputs(options)

@@ -107,6 +107,18 @@ class Translator:
         ids, scores = self._greedy(tf.constant(source_ids, tf.int32), int(max_length))
         return ids.numpy(), scores.numpy()
 
+    def greedy_ids(self, source, max_length: int) -> tf.Tensor:
+        """`greedy` on tensors, inside a graph (a SavedModel's signature calls it).
+
+        Args:
+            source: int32 zero-padded source ids (batch, S).
+            max_length: The most output steps (a Python int: the loop is unrolled).
+
+        Returns:
+            int32 ids (batch, max_length), PAD after each END.
+        """
+        return self._greedy_loop(source, max_length)[0]
+
     def _beam_loop(self, source, beam: int, max_length: int):
         batch = tf.shape(source)[0]
         encoder_outputs, states, mask = self.encode(source)

@@ -522,6 +522,154 @@ def test_own_data_table_is_written_between_its_markers(tmp_path):
     assert own_data.BEGIN in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
 
 
+def time_to_accuracy_page(path):
+    from benchmarks import time_to_accuracy
+
+    path.write_text(
+        f"intro\n{time_to_accuracy.BEGIN}\nold\n{time_to_accuracy.END}\noutro\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_time_to_accuracy_quick(tmp_path):
+    """Real entries at tiny sizes: the JSON, both tables, thresholds not reached shown as such."""
+    import importlib.util
+
+    from benchmarks import time_to_accuracy as tta
+
+    page, saved = time_to_accuracy_page(tmp_path / "benchmarks.md"), tmp_path / "tta.json"
+    entries = "shakespeare/zoo,shakespeare/hands-on-ml,imdb/pytorch,imdb/bigram"
+    args = ["--quick", "--entries", entries, "--docs", str(page), "--results", str(saved)]
+    results = tta.main(args + ["--out", str(tmp_path / "runs")])
+    assert json.loads(saved.read_text()) == results and results["environment"]["quick"]
+    assert not (tmp_path / "runs").exists()  # the zoo's run directories are removed
+    assert list(results["tasks"]) == ["imdb", "shakespeare"]
+    assert list(results["tasks"]["shakespeare"]) == ["hands-on-ml", "zoo"]  # only those asked for
+
+    for entry in results["tasks"]["shakespeare"].values():
+        scores = entry["scores"]
+        assert [s["epoch"] for s in scores] == [1, 2] and entry["epochs"] == 2  # --quick: 2 epochs
+        assert 0 < scores[0]["seconds"] <= scores[1]["seconds"] == entry["train_seconds"]
+        assert [s["batches"] for s in scores] == [2, 4] and not entry["stopped_by_budget"]
+        # Tiny models stay near log(66) = 4.19 nats/char: no threshold is reached.
+        assert all(3.5 < s["value"] < 5 and 3.5 < s["windows"] < 5 for s in scores)
+        assert entry["reached"] == {"1.60": None, "1.50": None}
+        assert entry["best"] == min(scores, key=lambda s: s["value"])
+    bigram = results["tasks"]["imdb"]["bigram"]
+    assert 0.5 <= bigram["best"]["value"] <= 1 and bigram["features"] > 1000
+    pytorch = results["tasks"]["imdb"]["pytorch"]
+    if importlib.util.find_spec("torch") is None:
+        assert pytorch["skipped"] == "torch not installed" and "scores" not in pytorch
+
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("intro\n") and text.endswith(f"{tta.END}\noutro\n") and "\nold\n" not in text
+    table = between(text, "time-to-accuracy")
+    assert table.count("--quick: smoke-test sizes, not results") == 2  # one per task
+    assert "budget 600 s of training per entry, seed 1" in table
+    assert f"`python -m benchmarks.time_to_accuracy {' '.join(args)} --out" in table
+    header = next(line for line in table.splitlines() if line.startswith("| entry") and "<= 1.60" in line)
+    assert header.split(" | ")[2:4] == ["<= 1.60", "<= 1.50"]
+    zoo = next(line for line in table.splitlines() if line.startswith("| `zoo` |") and "stacked-gru" in line)
+    assert zoo.split(" | ")[2:4] == ["not reached", "not reached"]  # never 0 s
+    if "skipped" in pytorch:
+        assert "| `pytorch` |" in table and "skipped: torch not installed" in table
+    assert "1.60: not reached by the zoo; 1.50: not reached by the zoo." in table
+
+    # --render-only writes the same tables from the JSON, and runs nothing.
+    time_to_accuracy_page(page)
+    tta.main(["--render-only", "--docs", str(page), "--results", str(saved), "--out", str(tmp_path / "r")])
+    assert page.read_text(encoding="utf-8") == text and not (tmp_path / "r").exists()
+
+
+def epoch_points(epoch):
+    """(batches so far, within the epoch) of each score of a 4-batch epoch scored after every batch."""
+    done = 4 * (epoch - 1)
+    return [(done + b, True) for b in range(1, 5)] + [(done + 4, False)]
+
+
+def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
+    import keras
+    import numpy as np
+
+    from benchmarks import time_to_accuracy as tta
+
+    # A budget of 0: one batch, then the epoch is cut, scored (the clock paused) and training ends.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    progress = tta.Progress(0.0, lambda m: 0.5)
+    x = np.zeros((64, 3), "float32")
+    model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[tta.KerasProgress(progress)])
+    assert progress.batches == 1 and len(progress.scores) == 1 and progress.scores[0]["cut"]
+    assert not progress.clock.since  # stopped when training ended
+    # --score-every: scored within the epoch too, after every batch here, and at its end.
+    progress = tta.Progress(600.0, lambda m: 0.5, every=1e-9)
+    model.fit(x, x[:, :1], batch_size=16, epochs=2, verbose=0, callbacks=[tta.KerasProgress(progress)])
+    assert [(s["epoch"], s["batches"], s.get("mid", False)) for s in progress.scores] == [
+        (epoch, batches, mid) for epoch in (1, 2) for batches, mid in epoch_points(epoch)
+    ]
+    assert tta.summarize("imdb", progress.scores)["epochs"] == 2
+
+    def scores(*points):
+        return [
+            dict(epoch=i + 1, seconds=s, value=v, cut=False, batches=i) for i, (s, v) in enumerate(points)
+        ]
+
+    zoo = tta.summarize("imdb", scores((30.0, 0.86), (61.0, 0.895), (90.0, 0.88)))
+    assert zoo["reached"] == {
+        "0.85": dict(seconds=30.0, epoch=1, cut=False),
+        "0.87": dict(seconds=61.0, epoch=2, cut=False),
+        "0.89": dict(seconds=61.0, epoch=2, cut=False),
+    }
+    assert zoo["best"]["value"] == 0.895 and zoo["train_seconds"] == 90.0
+    other = tta.summarize("imdb", scores((300.0, 0.84), (600.0, 0.871)))
+    assert other["reached"]["0.85"]["seconds"] == 600.0 and other["reached"]["0.89"] is None
+    record = dict(date="2026-12-01", budget_s=600.0, seed=1, command="", configuration="c", source="s")
+    env = {"date": "2026-12-01", "cores": 2, "cpu": "CPU", "python": "3", "tensorflow": "2", "keras": "3"}
+    results = {
+        "environment": env,
+        "tasks": {
+            "imdb": {"keras-io": record | other | {"scores": []}, "zoo": record | zoo | {"scores": []}}
+        },
+    }
+    table = tta.render(results).splitlines()
+    assert table[4].startswith(
+        "| `keras-io` | c | 600 (epoch 2) | 600 (epoch 2) | not reached | 0.8710 (epoch 2) |"
+    )
+    assert (
+        table[5] == "| `zoo` | c | 30 (epoch 1) | 61 (epoch 2) | 61 (epoch 2) | 0.8950 (epoch 2) | 3 | 90 |"
+    )
+    assert table[7] == (
+        "The zoo against the fastest other entry that reaches each threshold (target: 3x sooner): "
+        "0.85: 20.0x sooner than `keras-io` (30 s vs 600 s); 0.87: 9.8x sooner than `keras-io` (61 s vs 600 s); "
+        "0.89: the zoo only (61 s)."
+    )
+    # Scored within an epoch (--score-every): the cell says so, and so does the header.
+    mid = scores((45.0, 0.855)) + scores((60.0, 0.86))
+    mid[0] |= {"mid": True}
+    results["tasks"]["imdb"]["tf-tutorial"] = record | tta.summarize("imdb", mid) | {"score_every_s": 45.0}
+    table = tta.render(results).splitlines()
+    assert "every 45 s of training within an epoch" in table[0]
+    assert table[5].startswith("| `tf-tutorial` | c | 45 (in epoch 1) | not reached | not reached |")
+
+
+def test_time_to_accuracy_refuses_unknown_entries_and_missing_results(tmp_path, capsys):
+    from benchmarks import time_to_accuracy as tta
+
+    for args, message in (
+        (["--entries", "imdb/hands-on-ml"], "--entries must name some of keras-io,"),
+        (["--tasks", "timeseries"], "--tasks must name some of imdb, shakespeare, got 'timeseries'"),
+        (["--budget", "0"], "--budget must be positive, got 0"),
+        (
+            ["--tasks", "imdb", "--entries", "hands-on-ml"],
+            "--entries hands-on-ml names no entry of --tasks imdb",
+        ),
+        (["--render-only", "--results", str(tmp_path / "none.json")], "none.json does not exist"),
+    ):
+        with pytest.raises(SystemExit):
+            tta.main(args + ["--docs", str(tmp_path / "page.md")])
+        assert message in capsys.readouterr().err
+
+
 def test_lm_step_cost_prints_a_row_per_head_width(capsys):
     from benchmarks import lm_step_cost
 

@@ -12,14 +12,20 @@ import pytest
 import evaluate
 import export
 import train
+import tune
 from tests.conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SCRIPTS = {"train.py": train.parse_args, "evaluate.py": evaluate.parse_args, "export.py": export.parse_args}
+SCRIPTS = {
+    "train.py": train.parse_args,
+    "evaluate.py": evaluate.parse_args,
+    "export.py": export.parse_args,
+    "tune.py": tune.parse_args,
+}
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 INLINE = re.compile(r"`([^`]+)`")
-COMMAND = re.compile(r"\bpython (train\.py|evaluate\.py|export\.py)\b")
+COMMAND = re.compile(r"\bpython (train\.py|evaluate\.py|export\.py|tune\.py)\b")
 FLAG = re.compile(r"--[A-Za-z][\w-]*")
 ENDS = {"|", "||", "&", "&&", ";", ">", ">>", "<"}  # a shell operator ends the command
 # An option line of argparse's help: "  --model MODEL   help", "  -h, --help", "  --x, --no-x".
@@ -90,8 +96,12 @@ def known():
 def test_every_flag_in_the_docs_exists(doc, known):
     text = doc.read_text(encoding="utf-8")
     if doc.name == "tuning.md":
-        # Its tables give the flags added to a train.py command, each in its own span.
-        text += "".join(f"\n`python train.py {span}`" for span in snippets(text) if span.startswith("--"))
+        # Its tables give the flags added to a train.py command, each in its own span;
+        # its section on tune.py names tune.py's flags.
+        tuning, _, rest = text.partition("\n## Searching with tune.py\n")
+        search, _, rest = rest.partition("\n## ")
+        for script, part in (("train.py", tuning + rest), ("tune.py", search)):
+            text += "".join(f"\n`python {script} {span}`" for span in snippets(part) if span.startswith("--"))
     missing = list(unknown_flags(text, known))
     assert not missing, f"{doc.relative_to(ROOT)} shows flags that do not exist: {', '.join(missing)}"
 
@@ -100,7 +110,7 @@ def test_the_docs_show_commands_to_check():
     """The parser finds the docs' commands (a parser that found none would pass everything)."""
     found = [c for doc in DOCS for c in commands(doc.read_text(encoding="utf-8"))]
     scripts = {script for script, _ in found}
-    assert scripts == {"train.py", "evaluate.py", "export.py"} and len(found) >= 20
+    assert scripts == {"train.py", "evaluate.py", "export.py", "tune.py"} and len(found) >= 20
     shown = set().union(*(flags(args) for _, args in found))
     assert {"--model", "--task", "--text", "--distribute", "--list"} <= shown
 

@@ -251,6 +251,175 @@ def test_onnx_export_answers_as_the_zoo_does(exported):
     assert got["waveforms-onnx"]["class"] == [names[i] for i in probabilities.argmax(axis=1)]
 
 
+# The tasks on the user's own data and the encoder-decoders: tiny files, no real data needed.
+CLASS_WORDS = {"neg": "awful boring dull", "pos": "great école lovely"}  # école: a non-ASCII word
+CLASS_TEXTS = ["GREAT and lovely", "ÉCOLE Dull", "école dull", "awful <br />BORING!", "zyzzyva great", "!!!"]
+CORPUS = "".join(np.random.default_rng(1).choice(list("abcdefgh \n"), 3000))
+SUMS = ["12+30", "7+7", "99+99", "5+61"]
+SENTENCES = ["go stop.", "help wait.", "run go."]
+OWN_ANSWER = """
+def plain(answer):
+    return {k: v.numpy().tolist() for k, v in answer.items()}
+def refused(fn, **inputs):
+    try:
+        fn(**inputs)
+    except tf.errors.InvalidArgumentError as err:
+        return err.message
+got = {}
+serve = tf.saved_model.load(paths["series"]).signatures["serving_default"]
+got["series"] = plain(serve(series=tf.constant(ROWS, tf.float32)))
+got["series"]["short"] = refused(serve, series=tf.zeros([1, 3, 2]))
+got["series"]["signature"] = serve.structured_input_signature[1]["series"].shape.as_list()
+runner = tf.lite.Interpreter(model_path=paths["series-litert"]).get_signature_runner("serving_default")
+got["series-litert"] = np.concatenate([runner(series=np.array(r, np.float32)[None, -7:])["forecast"] for r in ROWS])
+import onnxruntime
+session = onnxruntime.InferenceSession(paths["series-onnx"], providers=["CPUExecutionProvider"])
+got["series-onnx"] = session.run(["forecast"], {"series": np.array(ROWS, np.float32)})[0]
+serve = tf.saved_model.load(paths["text-classes"]).signatures["serving_default"]
+got["text-classes"] = plain(serve(texts=tf.constant(CLASS_TEXTS)))
+loaded = tf.saved_model.load(paths["text-corpus"])
+generate, step = loaded.signatures["generate"], loaded.signatures["step"]
+text = generate(seed_text=tf.constant("abc"), length=tf.constant(30), temperature=tf.constant(0.8),
+                seed=tf.constant(SEED))["text"]
+state = tf.zeros(step.structured_input_signature[1]["state"].shape)
+for character in "abc":
+    answer = step(character=tf.constant(character), state=state)
+    state = answer["state"]
+got["text-corpus"] = {"text": text.numpy().decode(), **plain(answer)}
+for task, texts, bad in (("addition", SUMS, "12a+3"), ("pairs", SENTENCES, "go home.")):
+    serve = tf.saved_model.load(paths[task]).signatures["serving_default"]
+    got[task] = plain(serve(texts=tf.constant(texts)))
+    got[task]["unknown"] = refused(serve, texts=tf.constant([texts[0], bad]))
+    got[task]["empty"] = refused(serve, texts=tf.constant([""]))
+print(json.dumps(got, default=lambda v: v.decode() if isinstance(v, bytes) else v.tolist()))
+"""
+
+
+def write_classes(root):
+    for name, words in CLASS_WORDS.items():
+        (root / name).mkdir(parents=True)
+        words = words.split()
+        for i in range(20):
+            (root / name / f"{i:03d}.txt").write_text(f"{words[i % 3]} {words[(i + 1) % 3]} text{i}", "utf-8")
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def own_exported(tmp_path_factory):
+    """Tiny runs of series, text-classes, text-corpus, addition and pairs, exported; answers both ways."""
+    import datasets
+    from datasets.shakespeare import encode
+    from models.generation import Sampler
+    from tests.test_seq2seq import write_pairs
+    from tests.test_series import store_rows, write_csv
+
+    directory = tmp_path_factory.mktemp("own-exports")
+    csv_path = write_csv(directory / "s.csv", ["date", "store", "units", "price"], store_rows())
+    (directory / "corpus.txt").write_text(CORPUS, "utf-8")
+    fast = ["--no-jit-compile"]  # XLA compiles for longer than these runs train
+    series = ["--data", csv_path, "--target", "units", "--id", "store", "--time", "date"]
+    series += ["--features", "price", "--window", "7", "--horizon", "2", *fast]
+    classes = ["--data", write_classes(directory / "classes"), "--seq-len", "3", "--embedding-dim", "3"]
+    corpus = ["--data", str(directory / "corpus.txt"), "--seq-len", "20", "--embedding-dim", "3"]
+    # Batches of 1024: addition validates on 5,000 sums every epoch. Its recipe: luong attention.
+    addition = ["--digits", "2", "--batch-size", "1024", *fast]
+    pairs = ["--data", write_pairs(directory / "fra.tsv"), "--tokens", "words", "--attention", "none", *fast]
+    runs = {
+        "series": train_run(directory, "series", "gru", *series),
+        "text-classes": train_run(directory, "text-classes", "lstm", *classes),
+        "text-corpus": train_run(directory, "text-corpus", "gru", *corpus),
+        "addition": train_run(directory, "addition", "seq2seq-gru", *addition),
+        "pairs": train_run(directory, "pairs", "seq2seq-lstm", *pairs),
+    }
+    paths = {task: str(directory / f"{task}-export") for task in runs}
+    for task, (run_dir, *_) in runs.items():
+        assert run_export(run_dir, "--out", paths[task]) == 0
+    for fmt in ("litert", "onnx"):  # the series export converts to both
+        paths[f"series-{fmt}"] = str(directory / f"series.{fmt}")
+        assert run_export(runs["series"][0], "--format", fmt, "--out", paths[f"series-{fmt}"]) == 0
+
+    # The series' own rows, in their units, longer than the window: the zoo's forecast after each one's end.
+    task, (_, config, state, model) = datasets.get_task("series"), runs["series"]
+    table = task.table(config)
+    rows = np.stack([table.values[a:b] for _, a, b in table.series()]).astype(np.float32)
+    away = directory / "elsewhere"
+    away.mkdir()
+    inputs = (
+        f"paths = {paths!r}\nROWS = {rows.tolist()!r}\nCLASS_TEXTS = {CLASS_TEXTS!r}\nSUMS = {SUMS!r}\n"
+        f"SENTENCES = {SENTENCES!r}\nSEED = {runs['text-corpus'][1].seed}\n"
+    )
+    got = standalone(inputs + OWN_ANSWER, away)
+
+    expected = {}
+    forecast = task.forecast(model, config, state, table)  # what evaluate.py --forecast writes
+    expected["series"] = np.array([r["forecast"] for r in forecast]).reshape(len(rows), -1)
+    _, config, state, model = runs["text-classes"]
+    task = datasets.get_task("text-classes")
+    texts = CLASS_TEXTS[:-1]  # "!!!", which evaluate.py refuses, apart
+    outputs = np.asarray(model.predict_on_batch(task.encode_texts(config, state, texts)))
+    expected["text-classes"] = {
+        "model": task.probabilities(outputs, len(state["class_names"])),
+        "predict": [
+            [p[n] for n in state["class_names"]] for p in task.predict(model, config, state, texts, {})
+        ],
+        "names": state["class_names"],
+    }
+    _, config, state, model = runs["text-corpus"]
+    options = {"length": 30, "temperature": 0.8}
+    predicted = datasets.get_task("text-corpus").predict(model, config, state, ["abc"], options)
+    expected["text-corpus"] = {
+        "sample": predicted[0]["sample"],
+        "probabilities": Sampler(model).next_probabilities(encode(state, "abc")).numpy(),
+        "chars": state["chars"],
+    }
+    for name, texts in (("addition", SUMS), ("pairs", SENTENCES)):
+        _, config, state, model = runs[name]
+        expected[name] = [
+            p["output"] for p in datasets.get_task(name).predict(model, config, state, texts, {})
+        ]
+    return got, expected, runs
+
+
+def test_series_export_scales_inside_and_forecasts_in_the_targets_units(own_exported):
+    got, expected, runs = own_exported
+    assert got["series"]["signature"] == [None, None, 2]  # the target and one feature, any length
+    np.testing.assert_allclose(got["series"]["forecast"], expected["series"], rtol=1e-5, atol=1e-5)
+    # The targets run to 100 and 199: unscaled forecasts are in those units, not around 0.
+    assert np.abs(np.array(got["series"]["forecast"])).max() > 10
+    assert "shorter than the 7 values the model reads" in got["series"]["short"]
+    np.testing.assert_allclose(got["series-litert"], expected["series"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got["series-onnx"], expected["series"], rtol=1e-5, atol=1e-5)
+
+
+def test_text_classes_export_reads_words_as_the_task_does(own_exported):
+    got, expected = own_exported[0]["text-classes"], own_exported[1]["text-classes"]
+    probabilities = np.array(got["probabilities"])
+    assert probabilities.shape == (6, 2)
+    np.testing.assert_allclose(probabilities[:5], expected["model"], atol=1e-5)
+    np.testing.assert_allclose(probabilities[:5], expected["predict"], atol=1e-4)  # predict rounds to 4
+    names = expected["names"]
+    assert got["class"][:5] == [names[i] for i in expected["model"].argmax(axis=1)]
+    # Non-ASCII capitals are lower-cased: "ÉCOLE" reads as the training word "école".
+    np.testing.assert_array_equal(probabilities[1], probabilities[2])
+    assert np.isnan(probabilities[5]).all() and got["class"][5] == ""
+
+
+def test_text_corpus_export_generates_and_steps(own_exported):
+    got, expected = own_exported[0]["text-corpus"], own_exported[1]["text-corpus"]
+    assert got["text"] == expected["sample"] and len(got["text"]) == 33
+    np.testing.assert_allclose(got["probabilities"], expected["probabilities"], atol=1e-5)
+    assert "".join(got["characters"]) == "?" + expected["chars"]
+
+
+@pytest.mark.parametrize("task,what", [("addition", "characters"), ("pairs", "words")])
+def test_seq2seq_export_decodes_strings_as_evaluate_does(task, what, own_exported):
+    got, expected = own_exported[0][task], own_exported[1][task]
+    assert got["output"] == expected
+    assert any(got["output"])  # something decoded, not only empty strings
+    assert f"a text holds {what} the model was not trained on" in got["unknown"]
+    assert "a text is empty" in got["empty"]
+
+
 @pytest.mark.parametrize(
     "task,fmt,fragments",
     [
@@ -268,6 +437,20 @@ def test_an_export_that_does_not_convert_is_refused(task, fmt, fragments, export
         capsys, run_export(exported[2][task][0], "--format", fmt, "--out", str(out)), 2, *fragments
     )
     assert not out.exists() and leftovers(tmp_path) == []  # no file, not even a broken one
+
+
+@pytest.mark.parametrize(
+    "task,fmt,fragments",
+    [
+        ("addition", "onnx", ["the seq2seq-gru model on addition does not convert to ONNX", "UnicodeDecode"]),
+    ],
+)
+def test_text_exports_that_do_not_convert_are_refused(task, fmt, fragments, own_exported, tmp_path, capsys):
+    out = tmp_path / f"{task}.{fmt}"
+    one_line_error(
+        capsys, run_export(own_exported[2][task][0], "--format", fmt, "--out", str(out)), 2, *fragments
+    )
+    assert not out.exists() and leftovers(tmp_path) == []
 
 
 @pytest.fixture

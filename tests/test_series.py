@@ -44,7 +44,16 @@ def store_rows(n=100, stores=("a", "b")):
 
 def test_series_are_grouped_sorted_and_split_by_time(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["date", "store", "units", "price"], store_rows())
-    cfg = config(data=path, target="units", id="store", time="date", features="price", window=5, horizon=2)
+    cfg = config(
+        data=path,
+        target="units",
+        id="store",
+        time="date",
+        features="price",
+        window=5,
+        horizon=2,
+        anchor="mean",
+    )
     table = series.Series().table(cfg)
     assert table.ids == ["b", "a"]  # in order of first appearance
     b = table.values[table.bounds[0] : table.bounds[1], 0]
@@ -81,9 +90,34 @@ def test_a_single_series_forecast_continues_its_rows(tmp_path):
     ]
 
 
+def test_anchored_windows_are_changes_from_the_last_value(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)  # (batch, window, columns: target, 2 features)
+    y = np.array([[12.0, 13.0], [24.0, 30.0]], np.float32)
+    ax, ay, last = series.anchored(x, y)
+    np.testing.assert_array_equal(last, [[9.0], [21.0]])
+    np.testing.assert_array_equal(ax[..., 0], x[..., 0] - last)  # the target column, from its last value
+    np.testing.assert_array_equal(ax[..., 1:], x[..., 1:])  # the features as they were
+    np.testing.assert_array_equal(ay, [[3.0, 4.0], [3.0, 9.0]])
+    for got, want in zip(series.anchored(tf.constant(x), tf.constant(y)), (ax, ay, last)):
+        np.testing.assert_array_equal(got.numpy(), want)  # the pipeline's tensors: the same
+    # A model that predicts no change forecasts the last value: the naive forecast.
+    path = write_csv(tmp_path / "s.csv", ["y"], [[i * i] for i in range(100)])
+    cfg = config(data=path, target="y", window=4, horizon=2)
+    task = datasets.get_task("series")
+    data = task.load(cfg, splits=("test",))
+    zero = keras.Sequential(
+        [keras.Input((4, 1)), keras.layers.Flatten(), keras.layers.Dense(2, kernel_initializer="zeros")]
+    )
+    result = task.evaluate(zero, cfg, data, {}, str(tmp_path))
+    assert result["model_mae"] == pytest.approx(result["naive_mae"], rel=1e-5) and result["naive_mae"] > 1
+
+
 def test_training_windows_are_reshuffled_each_epoch_and_seeded(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["y"], [[i] for i in range(100)])
-    cfg = config(data=path, target="y", window=3)
+    cfg = config(data=path, target="y", window=3, anchor="mean")
     train = datasets.get_task("series").load(cfg, splits=("train",)).train
     first, second = (np.concatenate([x[:, 0, 0].numpy() for x, _ in train]) for _ in range(2))
     assert not np.array_equal(first, second) and np.array_equal(np.sort(first), np.sort(second))

@@ -1,9 +1,10 @@
-"""One typed config: defaults < task defaults < model preset < the task's recipe for it < command line.
+"""One typed config: defaults < task defaults < model preset < the task's recipe < a settings file < flags.
 
 The general settings are `TrainConfig`'s fields; each task declares its
 own (`Task.settings`), kept in `TrainConfig.task_settings`, and so may a
-model (`ModelEntry.settings`, kept in `TrainConfig.model_settings`). The resolved
-config is saved as `config.json` in the run directory, so that evaluate.py
+model (`ModelEntry.settings`, kept in `TrainConfig.model_settings`). A
+settings file (`train.py --settings FILE`, as tune.py writes one) holds flag
+values by their names with underscores. The resolved config is saved as `config.json` in the run directory, so that evaluate.py
 needs no repeated flags.
 """
 
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from zoo.cluster import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
@@ -236,17 +240,118 @@ def task_setting_names(tasks) -> dict[str, list[str]]:
     return readers
 
 
-def resolve(args: dict[str, Any]) -> TrainConfig:
-    """Resolves flags (None = not given) into a validated `TrainConfig`.
+def setting_types(tasks, models) -> dict[str, tuple[type, bool]]:
+    """Every training flag's name, with underscores -> `(type, many)`: the keys a settings file takes."""
+    types = {field: (kind, False) for field, kind, _ in FLAGS}
+    types |= {"jit_compile": (bool, False), "bidirectional": (bool, False)}
+    for declarer in [*tasks.values(), *models.values()]:
+        for setting in declarer.settings:
+            types.setdefault(setting.name, (setting.type, setting.many))
+    return types
+
+
+def check_type(name: str, value: Any, kind: type, many: bool = False) -> Any:
+    """`value` (read from JSON) as a value of the flag `name`; ValueError naming it otherwise.
+
+    An integer is taken for a float setting; nothing else is converted.
+    """
+    if many:
+        if not isinstance(value, list):
+            raise ValueError(f"{name!r} must be a list, got {json.dumps(value)}")
+        return [check_type(name, v, kind) for v in value]
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    if kind is float and (integer or isinstance(value, float)):
+        return float(value)
+    if (kind is int and integer) or (kind in (str, bool) and isinstance(value, kind)):
+        return value
+    what = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[kind]
+    raise ValueError(f"{name!r} must be {what}, got {json.dumps(value)}")
+
+
+def read_settings(path: str | None, tasks, models) -> dict[str, Any]:
+    """Reads a settings file: a JSON object of train.py's flag names, with underscores, and values.
+
+    Example: `{"task": "imdb", "units": 128, "learning_rate": 0.003, "seq_len": 300}`.
+
+    Args:
+        path: The file; None or "" reads nothing.
+        tasks: The registered tasks (`datasets.TASKS`), for their settings' names.
+        models: The registered models (`models.MODELS`).
+
+    Returns:
+        The values, typed (`{}` without a file).
+
+    Raises:
+        ValueError: the file cannot be read, is not a JSON object, or holds an
+            unknown key or a value of the wrong type; the message names both.
+    """
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"cannot read settings file {path}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"settings file {path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f'settings file {path} must hold a JSON object such as {{"units": 128}}')
+    types = setting_types(tasks, models)
+    values = {}
+    for key, value in data.items():
+        if key not in types:
+            close = difflib.get_close_matches(key.replace("-", "_"), list(types), n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else " (its keys are train.py's flags, with underscores)"
+            )
+            raise ValueError(f"settings file {path}: unknown setting {key!r}{hint}")
+        try:
+            values[key] = check_type(key, value, *types[key])
+        except ValueError as err:
+            raise ValueError(f"settings file {path}: {err}") from None
+    return values
+
+
+def resolve(args: dict[str, Any], settings: dict[str, Any] | None = None, source: str = "") -> TrainConfig:
+    """Resolves flags (None = not given) and a settings file's values into a validated `TrainConfig`.
 
     Layers, each over the one before: `TrainConfig`'s defaults, the task's
     and the model's settings' defaults, the task's `defaults`, the model's
-    preset, the task's recipe for that model (`Task.recipes`), the flags given.
+    preset, the task's recipe for that model (`Task.recipes`), the settings
+    file's values (`read_settings`), the flags given.
+
+    Args:
+        args: The flags, None where not given.
+        settings: The settings file's values.
+        source: The settings file, named in the errors its values cause.
 
     Raises:
-        ValueError: unknown model/task, an incompatible pair, a flag that
-            does not apply, or a bad value.
+        ValueError: unknown model/task, an incompatible pair, a flag or a
+            setting that does not apply, or a bad value.
     """
+    if not settings:
+        return _resolve(args)
+    given = {k: v for k, v in args.items() if v is not None}
+    merged = settings | given
+    try:
+        return _resolve(merged)
+    except ValueError as err:
+        import datasets  # the registries (already imported by _resolve)
+        import models
+
+        # The error is the file's when the flags alone resolve, on the file's
+        # task and model where those are names the zoo knows.
+        known = {"task": datasets.TASKS, "model": models.MODELS}
+        probe = {k: settings[k] for k in known if settings.get(k) in known[k]}
+        try:
+            _resolve(probe | given)
+        except ValueError:
+            raise err from None
+        raise ValueError(f"settings file {source or 'given'}: {err}") from None
+
+
+def _resolve(args: dict[str, Any]) -> TrainConfig:
     # Imported here, not at the top: they import TensorFlow (seconds).
     import datasets
     import models
