@@ -4,6 +4,7 @@ from datasets import (  # noqa: F401  (registers the tasks)
     addition,
     dates,
     imdb,
+    imdb_lm,
     pairs,
     series,
     shakespeare,

@@ -153,6 +153,30 @@ class Task:
         """
         raise NotImplementedError
 
+    def adopt_state(self, config: Any, source_config: Any, source_state: dict[str, Any]) -> dict[str, Any]:
+        """The state a run takes from the finished run it starts from (`train.py --init-from`).
+
+        The copied weights fit only inputs of the same meaning (an embedding's
+        row `i` is word `i` of RUN's vocabulary), so the run reads its data
+        with RUN's state rather than computing its own.
+
+        Args:
+            config: This run's resolved config.
+            source_config: RUN's config (its `task` says whose state it is).
+            source_state: RUN's task state.
+
+        Returns:
+            This task's state. By default, a run of the same task's state as it is.
+
+        Raises:
+            ValueError: a state this task cannot read (another task's).
+        """
+        if source_config.task != self.name:
+            raise ValueError(
+                f"--init-from: task {self.name!r} cannot start from a run of task {source_config.task!r}"
+            )
+        return source_state
+
     def read_inputs(self, options: dict[str, Any]) -> list:
         """The raw inputs that evaluate.py's options name (none by default); ValueError for bad ones."""
         return []

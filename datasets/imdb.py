@@ -189,6 +189,20 @@ class IMDB(Task):
     def example_state(self, config) -> dict:
         return {"vocabulary": ["", "[UNK]", *(f"word{i}" for i in range(28))]}
 
+    def adopt_state(self, config, source_config, source_state) -> dict:
+        """The vocabulary of an `imdb` or `imdb-lm` run (the same words, `standardize` and form)."""
+        if source_config.task not in ("imdb", "imdb-lm"):
+            raise ValueError(
+                f"--init-from: task 'imdb' starts from an imdb or imdb-lm run, not a {source_config.task!r} one"
+            )
+        vocabulary = source_state["vocabulary"]
+        if len(vocabulary) > config.task_settings["max_tokens"]:
+            raise ValueError(
+                f"--init-from: its vocabulary holds {len(vocabulary)} words, more than --max-tokens "
+                f"{config.task_settings['max_tokens']}; pass --max-tokens {len(vocabulary)}"
+            )
+        return {"vocabulary": vocabulary}
+
     def vectorizer(self, config, state) -> keras.layers.TextVectorization:
         """The run's saved vocabulary as a `TextVectorization` layer."""
         # The saved vocabulary starts with "" and "[UNK]", which the layer adds itself.

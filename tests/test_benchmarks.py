@@ -668,3 +668,13 @@ def test_time_to_accuracy_refuses_unknown_entries_and_missing_results(tmp_path, 
         with pytest.raises(SystemExit):
             tta.main(args + ["--docs", str(tmp_path / "page.md")])
         assert message in capsys.readouterr().err
+
+
+def test_lm_step_cost_prints_a_row_per_head_width(capsys):
+    from benchmarks import lm_step_cost
+
+    tiny = ["--seq-len", "3", "--batch-size", "2", "--units", "2", "--batches", "1", "--repeats", "1"]
+    lm_step_cost.main(["--predicted-words", "3", "5", "--no-jit-compile", *tiny])
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [("3", "no"), ("5", "no")]
+    assert all(float(r[3]) > 0 and float(r[5].replace(",", "")) > 0 for r in rows)

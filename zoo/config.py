@@ -63,6 +63,8 @@ class TrainConfig:
     # The chapter's classifier is compiled with categorical cross-entropy:
     # classification tasks then serve one-hot labels.
     one_hot_labels: bool = False
+    # A finished run whose matching layers (name and weight shapes) start this one (zoo/init_from.py).
+    init_from: str | None = None
     # The task's own settings (its `Setting`s: sequence length, window...).
     task_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     # The model's own settings (its `Setting`s: an encoder-decoder's attention).
@@ -104,6 +106,12 @@ FLAGS = [
         str,
         "data-parallel training: none (one device), mirrored (this machine's GPUs) "
         "or multiworker (the machines in $TF_CONFIG)",
+    ),
+    (
+        "init_from",
+        str,
+        "start from the weights of the finished run in this directory, in the layers whose names "
+        "and weight shapes match (embedding, recurrent layers); the task takes that run's vocabulary",
     ),
     ("data_dir", str, "TFDS data dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)"),
     ("run_dir", str, "where to write the run (default: runs/<task>/<model>)"),

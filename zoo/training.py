@@ -20,7 +20,18 @@ import keras
 import datasets
 import models
 from models.compile import compile_model, loss_and_metrics
-from zoo import cli, cluster, collectives, distribute, multiworker, plots, run_transfer, rundir, worker_loss
+from zoo import (
+    cli,
+    cluster,
+    collectives,
+    distribute,
+    init_from,
+    multiworker,
+    plots,
+    run_transfer,
+    rundir,
+    worker_loss,
+)
 from zoo import config as config_lib
 from zoo.checkpoint import (
     EarlyStopping,
@@ -176,6 +187,8 @@ def train(
 def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_callbacks) -> None:
     """train() into `out_dir`: the run directory, or a temporary one on a worker that is not the chief."""
     run_dir = config.run_dir
+    if config.init_from:
+        init_from.check_not_itself(config.init_from, run_dir)  # before --overwrite could remove it
     if strategy is not None:
         distribute.check_batch(strategy, config.batch_size)
     if role.workers > 1:
@@ -202,6 +215,10 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
     task = datasets.get_task(config.task)
     state_path = os.path.join(out_dir, rundir.STATE_FILE)
     state = rundir.read_json(state_path) if resume and os.path.exists(state_path) else None
+    # A resumed run has RUN's state in its own state file and RUN's weights in its checkpoint.
+    source = init_from.open_source(config.init_from) if config.init_from and not resume else None
+    if source:
+        state = task.adopt_state(config, source.config, source.state)
     data = task.load(config, state)
     if role.workers > 1:
         collectives.check_same(strategy, role, "task data (vocabulary, characters)", data.state)
@@ -216,6 +233,10 @@ def _train(config, strategy, role, out_dir, overwrite, flags, announced, extra_c
         # XLA cannot compile the cross-device steps of tf.distribute (Keras's
         # own "auto" turns it off there too); the saved config keeps the setting.
         model = build_model(dataclasses.replace(config, jit_compile=False) if strategy else config, data.spec)
+        if source:
+            report = init_from.initialise(model, source)
+            if role.chief:
+                print(report, flush=True)
     _, _, monitor = loss_and_metrics(data.spec, config.one_hot_labels)
     early_stopping = EarlyStopping(monitor=monitor, patience=config.patience)
     checkpoint = RunCheckpoint(
