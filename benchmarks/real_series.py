@@ -9,6 +9,7 @@ it, and trained and evaluated through `train.py --task series` and
 
     pip install --no-deps statsmodels==0.14.6         # only its data files are read
     python -m benchmarks.real_series --doc docs/own-data.md
+    python -m benchmarks.real_series --csv-dir data   # only the CSV files, to train or tune on
 """
 
 from __future__ import annotations
@@ -122,7 +123,15 @@ def main(argv=None):
     )
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated zoo models")
     parser.add_argument("--doc", help="the Markdown page whose real-series table is rewritten")
+    parser.add_argument(
+        "--csv-dir", help="only write the series' CSV files into this folder (to train or tune on them)"
+    )
     args = parser.parse_args(argv)
+    if args.csv_dir:
+        Path(args.csv_dir).mkdir(parents=True, exist_ok=True)
+        for name in args.series.split(","):
+            print(write_csv(name, Path(args.csv_dir)))
+        return
     from benchmarks.environment import describe
 
     env = describe(torch=False)
