@@ -68,7 +68,7 @@ _rng = np.random.default_rng(0)
 SERIES = (3.0 + 2.0 * np.sin(np.arange(73) / 4.0) + _rng.normal(0, 0.3, (3, 73))).astype(np.float32)
 SIGNALS = (np.sign(np.sin(np.arange(130) / 5.0)) + _rng.normal(0, 0.2, (3, 130))).astype(np.float32)
 # What the standalone process asks each export: its signatures, TensorFlow alone.
-ANSWER = """
+ASK = """
 def plain(answer):
     return {k: v.numpy().tolist() for k, v in answer.items()}
 def refused(fn, **inputs):
@@ -77,6 +77,8 @@ def refused(fn, **inputs):
     except tf.errors.InvalidArgumentError as err:
         return err.message
 got = {}
+"""
+ANSWER = """
 serve = tf.saved_model.load(paths["imdb"]).signatures["serving_default"]
 got["imdb"] = plain(serve(texts=tf.constant(TEXTS + ["!!!"])))
 loaded = tf.saved_model.load(paths["shakespeare"])
@@ -159,7 +161,7 @@ def exported(tmp_path_factory):
         f"SERIES = {SERIES.tolist()!r}\nSIGNALS = {SIGNALS.tolist()!r}\nPLAIN_KERAS = {PLAIN_KERAS!r}\n"
         f"models = {models!r}\nIDS = {ids.tolist()!r}\nCHAR_IDS = {char_ids.tolist()!r}\n"
     )
-    got = standalone(inputs + ANSWER, away)
+    got = standalone(inputs + ASK + ANSWER, away)
 
     # The zoo's own answers: each task's predict (what evaluate.py prints), the model on its encoded inputs.
     expected = {}
@@ -258,14 +260,6 @@ CORPUS = "".join(np.random.default_rng(1).choice(list("abcdefgh \n"), 3000))
 SUMS = ["12+30", "7+7", "99+99", "5+61"]
 SENTENCES = ["go stop.", "help wait.", "run go."]
 OWN_ANSWER = """
-def plain(answer):
-    return {k: v.numpy().tolist() for k, v in answer.items()}
-def refused(fn, **inputs):
-    try:
-        fn(**inputs)
-    except tf.errors.InvalidArgumentError as err:
-        return err.message
-got = {}
 serve = tf.saved_model.load(paths["series"]).signatures["serving_default"]
 got["series"] = plain(serve(series=tf.constant(ROWS, tf.float32)))
 got["series"]["short"] = refused(serve, series=tf.zeros([1, 3, 2]))
@@ -348,7 +342,7 @@ def own_exported(tmp_path_factory):
         f"paths = {paths!r}\nROWS = {rows.tolist()!r}\nCLASS_TEXTS = {CLASS_TEXTS!r}\nSUMS = {SUMS!r}\n"
         f"SENTENCES = {SENTENCES!r}\nSEED = {runs['text-corpus'][1].seed}\n"
     )
-    got = standalone(inputs + OWN_ANSWER, away)
+    got = standalone(inputs + ASK + OWN_ANSWER, away)
 
     expected = {}
     forecast = task.forecast(model, config, state, table)  # what evaluate.py --forecast writes

@@ -15,10 +15,10 @@ import dataclasses
 import difflib
 import json
 import math
-from pathlib import Path
 from typing import Any
 
-from zoo.cluster import STRATEGIES as DISTRIBUTE  # imports no TensorFlow
+from zoo import files  # imports no TensorFlow
+from zoo.cluster import STRATEGIES as DISTRIBUTE  # nor this
 from zoo.spec import TOKENS, Setting  # nor this
 
 # Bumped when a field changes meaning; version 1 (task settings as fields) is read, others refused.
@@ -287,14 +287,7 @@ def read_settings(path: str | None, tasks, models) -> dict[str, Any]:
     """
     if not path:
         return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValueError(f"cannot read settings file {path}: {err.strerror or err}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"settings file {path} is not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f'settings file {path} must hold a JSON object such as {{"units": 128}}')
+    data = files.read_json_object(path, f"settings file {path}", '{"units": 128}')
     types = setting_types(tasks, models)
     values = {}
     for key, value in data.items():

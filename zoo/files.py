@@ -22,6 +22,26 @@ os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
 
 
+def read_json_object(path, what: str, example: str) -> dict:
+    """The JSON object in the file at `path`; ValueError naming `what` (the file's role) if it is none.
+
+    Args:
+        path: The file.
+        what: How the messages name it, e.g. "settings file x.json".
+        example: A JSON object of the expected form, quoted in the message
+            for a file that holds something else.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"cannot read {what}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{what} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must hold a JSON object such as {example}")
+    return data
+
+
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 

@@ -89,17 +89,7 @@ def read_space(path: str | None) -> dict[str, Any]:
     """The entries of a `--space` file (`{}` without one); ValueError for one that is not a JSON object."""
     if not path:
         return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValueError(f"cannot read --space {path}: {err.strerror or err}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"--space {path} is not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(
-            f'--space {path} must hold a JSON object such as {{"units": {{"values": [64, 128]}}}}'
-        )
-    return data
+    return files.read_json_object(path, f"--space {path}", '{"units": {"values": [64, 128]}}')
 
 
 def hyperparameters(space: dict[str, Any], fixed: dict[str, Any], where: str) -> keras_tuner.HyperParameters:
