@@ -16,6 +16,22 @@ os.environ.setdefault("TFDS_DATA_DIR", str(SHARED_DATA))
 os.environ["RNN_ZOO_OFFLINE"] = "1"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-large", action="store_true", help="also run the tests marked large (benchmark smoke runs)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `large` (keras-hub's convention) run only with --run-large: they keep CI short."""
+    if config.getoption("--run-large"):
+        return
+    skip = pytest.mark.skip(reason="large: run with python -m pytest --run-large")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def generated_dir(tmp_path_factory):
     """Synthetic TFDS data is generated once per session into a temporary dir."""

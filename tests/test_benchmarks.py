@@ -422,6 +422,7 @@ def test_every_table_has_the_same_header():
     ]
 
 
+@pytest.mark.large  # 75 s of worker processes; tests/test_distribute.py covers the training itself
 def test_distribute_writes_its_readme_table(tmp_path):
     """Real processes at tiny sizes: one device, one worker, two workers over loopback."""
     from benchmarks import distribute
