@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import synthetic
 from datasets.registry import register_task
-from datasets.translation import TranslationTask
+from datasets.translation import SYNTHETIC_DEFAULTS, TranslationTask
 
 
 @register_task
@@ -16,16 +16,7 @@ class Dates(TranslationTask):
     source_chars = "".join(sorted(set("".join(synthetic.MONTHS)) | set("0123456789, ")))
     target_chars = "0123456789-"
     # How each default was chosen: docs/tuning.md#dates.
-    defaults = dict(
-        epochs=3,
-        batch_size=64,
-        learning_rate=3e-3,
-        lr_schedule="cosine",
-        units=128,
-        embedding_dim=32,
-        patience=5,
-    )
-    recipes = {"seq2seq-lstm": dict(attention="luong"), "seq2seq-gru": dict(attention="luong")}
+    defaults = dict(epochs=3, batch_size=64) | SYNTHETIC_DEFAULTS
 
     def builder(self, config):
         return synthetic.load_builder("dates", config.data_dir)

@@ -72,7 +72,6 @@ class Pairs(TranslationTask):
         embedding_dim=64,
         patience=3,
     )
-    recipes = {"seq2seq-lstm": dict(attention="luong"), "seq2seq-gru": dict(attention="luong")}
 
     def all_pairs(self, config) -> dict[str, list[tuple[str, str]]]:
         """The train, val and test pairs: seeded tenths held out (test only without --test-data)."""

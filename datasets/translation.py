@@ -100,6 +100,10 @@ def char_accuracy(outputs, targets) -> float:
     return right / max(total, 1)
 
 
+# The synthetic tasks' shared training settings; each adds its epochs and batch size.
+SYNTHETIC_DEFAULTS = dict(learning_rate=3e-3, lr_schedule="cosine", units=128, embedding_dim=32, patience=5)
+
+
 class TranslationTask(Task):
     """A task of (source text, target text) pairs read from this project's TFDS builder.
 
@@ -113,6 +117,8 @@ class TranslationTask(Task):
     eval_settings = EVAL_SETTINGS
     source_chars = ""
     target_chars = ""
+    # Attention: on 6-digit sums it lifts exact match from 0.39 to 0.59 (docs/seq2seq.md).
+    recipes = {"seq2seq-lstm": dict(attention="luong"), "seq2seq-gru": dict(attention="luong")}
 
     def builder(self, config):
         raise NotImplementedError
