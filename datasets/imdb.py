@@ -91,6 +91,10 @@ def export_words(model, vectorizer, seq_len: int, class_names, fixed_shape: bool
     return export_archive([model, vectorizer], {"serving_default": (serve, signature)})
 
 
+# Also imdb-lm's: a classifier starts from a language model of the same vocabulary size.
+MAX_TOKENS = Setting("max_tokens", int, 20000, "vocabulary size (the most frequent words)", positive=True)
+
+
 @register_task
 class IMDB(Task):
     name = "imdb"
@@ -99,7 +103,7 @@ class IMDB(Task):
     input_kinds = (TOKENS,)
     settings = (
         Setting("seq_len", int, 400, "words kept from the end of each review", positive=True),
-        Setting("max_tokens", int, 20000, "vocabulary size (the most frequent words)", positive=True),
+        MAX_TOKENS,
         Setting(
             "pool",
             str,

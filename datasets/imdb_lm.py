@@ -78,7 +78,7 @@ class IMDBLanguageModel(Task):
     generative = True  # a bidirectional model would read the word it predicts
     settings = (
         Setting("seq_len", int, 50, "words per training window (the BPTT length)", positive=True),
-        Setting("max_tokens", int, 20000, "vocabulary size (the most frequent words)", positive=True),
+        imdb.MAX_TOKENS,
         Setting(
             "predicted_words",
             int,
