@@ -189,6 +189,21 @@ TEXT_INPUTS = (
 )
 
 
+def read_utf8(path: str, flag: str) -> str:
+    """The whole UTF-8 text of the file that `flag` names (newlines as "\\n"); ValueError naming it otherwise."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ValueError(f"{flag} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"{flag} {path} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{flag} {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as err:
+        raise ValueError(f"{flag} {path} cannot be read: {err.strerror}") from None
+
+
 def read_texts(options: dict[str, Any]) -> list[str]:
     """The `--text` values and the non-empty lines of `--text-file`; refuses empty ones."""
     texts = list(options.get("text") or [])
@@ -196,17 +211,7 @@ def read_texts(options: dict[str, Any]) -> list[str]:
         raise ValueError("--text is empty")
     path = options.get("text_file")
     if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = [line.strip() for line in f if line.strip()]
-        except FileNotFoundError:
-            raise ValueError(f"--text-file {path} does not exist") from None
-        except IsADirectoryError:
-            raise ValueError(f"--text-file {path} is a directory, not a file") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"--text-file {path} is not UTF-8 text; save it as UTF-8") from None
-        except OSError as err:
-            raise ValueError(f"--text-file {path} cannot be read: {err.strerror}") from None
+        lines = [line.strip() for line in read_utf8(path, "--text-file").split("\n") if line.strip()]
         if not lines:
             raise ValueError(f"--text-file {path} holds no text")
         texts += lines

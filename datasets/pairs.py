@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from datasets.base import read_utf8
 from datasets.registry import register_task
 from datasets.translation import TranslationTask, tokens
 from zoo.spec import Setting
@@ -21,17 +22,7 @@ HELD_OUT = 0.1  # the validation share of the training pairs, and the test share
 
 def read_pairs(path: str, flag: str) -> list[tuple[str, str]]:
     """The (source, target) pairs of a TSV file; ValueError, naming the file and line, for a bad one."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise ValueError(f"{flag} {path} does not exist") from None
-    except IsADirectoryError:
-        raise ValueError(f"{flag} {path} is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{flag} {path} is not UTF-8 text; save it as UTF-8") from None
-    except OSError as err:
-        raise ValueError(f"{flag} {path} cannot be read: {err.strerror}") from None
+    lines = read_utf8(path, flag).splitlines()
     pairs = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
