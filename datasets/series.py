@@ -32,7 +32,7 @@ from zoo import files, metrics, plots
 from zoo.spec import FEATURES, REGRESSION, InputSpec, Setting, TaskSpec
 
 FILLS = ("none", "ffill", "interpolate", "zero")
-ANCHORS = ("last", "mean")
+ANCHORS = ("last", "mean", "linear")
 MISSING = {"", "nan", "na", "n/a", "null", "none"}  # cells read as missing (lower-cased)
 FORECAST_FILE = "forecast.csv"
 
@@ -339,20 +339,39 @@ def training_statistics(table: Table, settings) -> dict:
     return {"mean": train.mean(axis=0).tolist(), "std": std.tolist(), "change_std": change}
 
 
-def anchored(x, y=None, scale=1.0):
+def anchored(x, y=None, scale=1.0, coef=None):
     """A window measured from its last target value: `x` (batch, window, columns), `y` (batch, horizon).
 
-    The target column of `x` and the targets `y` become changes from the
-    window's last target value (the naive forecast), in units of `scale`
-    (the spread of one step's change: the state's `change_std`), which the
-    model then predicts; the feature columns stay as they are. A forecast
-    is `last + scale * output`. Works on NumPy arrays and tensors alike.
-    Returns `(x, y, last)`, `last` (batch, 1).
+    The target column of `x` becomes changes from the window's last target
+    value, in units of `scale` (the spread of one step's change: the
+    state's `change_std`); the feature columns stay as they are. The
+    targets `y` become distances from a base forecast, in the same units,
+    which the model then predicts: the last value held (the naive
+    forecast), or with `coef` ((window * columns + 1, horizon), from
+    `linear_fit`) the linear fit's forecast from the window as it came. A
+    forecast is `base + scale * output`. Works on NumPy arrays and tensors
+    alike. Returns `(x, y, base)`, `base` (batch, 1) or (batch, horizon).
     """
     last = x[:, -1:, 0]  # (batch, 1)
+    base = last if coef is None else _linear(x, coef)
     target = (x[:, :, :1] - last[:, :, None]) / scale
     x = target if x.shape[-1] == 1 else _concat([target, x[:, :, 1:]])
-    return x, None if y is None else (y - last) / scale, last
+    return x, None if y is None else (y - base) / scale, base
+
+
+def anchoring(settings, state) -> dict | None:
+    """`anchored`'s arguments for the run's `--anchor`, or None where windows stay as they are (mean)."""
+    if settings["anchor"] == "mean":
+        return None
+    coef = np.asarray(state["linear"], np.float32) if settings["anchor"] == "linear" else None
+    return {"scale": np.float32(state["change_std"]), "coef": coef}
+
+
+def _linear(x, coef: np.ndarray):
+    """The linear forecast (batch, horizon) of windows `x` (batch, window, columns): [x, 1] @ coef."""
+    if isinstance(x, np.ndarray):
+        return x.reshape(len(x), -1) @ coef[:-1] + coef[-1]
+    return tf.reshape(x, [-1, coef.shape[0] - 1]) @ tf.constant(coef[:-1]) + tf.constant(coef[-1])
 
 
 def _concat(parts):
@@ -360,14 +379,13 @@ def _concat(parts):
 
 
 def windows_dataset(
-    values, starts, window, horizon, batch_size, training: bool, seed: int, anchor: str, scale: float = 1.0
+    values, starts, window, horizon, batch_size, training: bool, seed: int, anchor: dict | None = None
 ):
     """Batches (x (batch, window, columns), y (batch, horizon)) gathered from `values` at `starts`.
 
     Only the start rows are listed; each batch's windows are cut when it is
     read. Training starts are reshuffled every epoch, seeded. With `anchor`
-    "last" both are measured from each window's last target value, in
-    units of `scale` (`anchored`).
+    (`anchoring`'s arguments) both are measured as `anchored` measures them.
     """
     values = tf.constant(values)
     target = values[:, 0]
@@ -389,7 +407,7 @@ def windows_dataset(
     def cut(batch_starts):
         x = tf.gather(values, batch_starts[:, None] + past)  # (batch, window, columns)
         y = tf.gather(target, batch_starts[:, None] + future)  # (batch, horizon)
-        return anchored(x, y, scale)[:2] if anchor == "last" else (x, y)
+        return anchored(x, y, **anchor)[:2] if anchor else (x, y)
 
     return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -424,7 +442,9 @@ class Series(Task):
             str,
             "last",
             "what the model's values are measured from: last (each window's last target value; the "
-            "model predicts the change, so a trend needs no extrapolation) or mean (the training mean)",
+            "model predicts the change, so a trend needs no extrapolation), linear (the same inputs; the "
+            "model predicts what the training part's least-squares forecast misses) or mean (the "
+            "training mean)",
             choices=ANCHORS,
         ),
     )
@@ -439,6 +459,8 @@ class Series(Task):
     # The timeseries task's defaults, fewer epochs: a user's file may be large.
     defaults = dict(epochs=20, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", units=64, patience=5)
     recipes = {"snippet-forecaster": dict(window=10, horizon=1)}  # the chapter's model reads 10 steps
+    # Both anchors' losses are ((truth - forecast) / change_std) ** 2: comparable. Mean's is in std units.
+    search_space = {"anchor": {"values": ["last", "linear"]}}
 
     def table(self, config) -> Table:
         """The run's CSV, read, checked, sorted and filled."""
@@ -457,6 +479,8 @@ class Series(Task):
             state = {"columns": columns_of(settings), "series": len(table.ids)} | training_statistics(
                 table, settings
             )
+            if settings["anchor"] == "linear":
+                state["linear"] = linear_fit(table, state, settings).tolist()
         values = scaled(table, state)
         starts = {}
         for split in splits:
@@ -478,8 +502,7 @@ class Series(Task):
                 config.batch_size,
                 training=split == "train",
                 seed=config.seed,
-                anchor=settings["anchor"],
-                scale=state["change_std"],
+                anchor=anchoring(settings, state),
             )
 
         return task_data(pipeline, splits, self.spec(config, state), state)
@@ -501,7 +524,13 @@ class Series(Task):
             "mean": [0.0] * len(columns),
             "std": [1.0] * len(columns),
             "change_std": 1.0,
-        }
+        } | self._example_linear(config.task_settings, len(columns))
+
+    @staticmethod
+    def _example_linear(settings, columns: int) -> dict:
+        if settings["anchor"] != "linear":
+            return {}
+        return {"linear": np.zeros((settings["window"] * columns + 1, settings["horizon"])).tolist()}
 
     def evaluate(self, model, config, data, options, run_dir) -> dict:
         settings, state = config.task_settings, data.state
@@ -553,24 +582,22 @@ class Series(Task):
         The columns are the run's, in its order (`state["columns"]`: the
         target, then the features), in their own units. The graph scales
         them with the training part's saved mean and standard deviation,
-        reads the last `window` rows (with `--anchor last`, measured from
-        the window's last target value, which is added back to the output)
-        and gives the forecast in the target's units, as `forecast`
-        (evaluate.py --forecast) does.
+        reads the last `window` rows (measured as `--anchor` measures them,
+        the base forecast added back to the output) and gives the forecast
+        in the target's units, as `forecast` (evaluate.py --forecast) does.
         """
         settings = config.task_settings
         window, columns = settings["window"], len(state["columns"])
         # float32, as the model's inputs are (LiteRT has no float64 arithmetic).
         mean, std = np.array(state["mean"], np.float32), np.array(state["std"], np.float32)
-
-        change = np.float32(state["change_std"] if settings["anchor"] == "last" else 1.0)
+        anchor = anchoring(settings, state)
 
         def serve(series):
             x = (last_window_graph(series, window, columns) - mean) / std
-            last = tf.zeros_like(x[:, -1:, 0])
-            if settings["anchor"] == "last":
-                x, _, last = anchored(x, scale=change)
-            return {"forecast": (model(x, training=False) * change + last) * std[0] + mean[0]}
+            if not anchor:
+                return {"forecast": model(x, training=False) * std[0] + mean[0]}
+            x, _, base = anchored(x, **anchor)
+            return {"forecast": (model(x, training=False) * anchor["scale"] + base) * std[0] + mean[0]}
 
         shape = [1, window, columns] if fixed_shape else [None, None, columns]
         signature = [tf.TensorSpec(shape, tf.float32, name="series")]
@@ -601,15 +628,15 @@ def model_forecast(
 ) -> np.ndarray:
     """The model's forecasts (len(starts), horizon) from the windows of the scaled `values` at `starts`, scaled."""
     window, horizon = settings["window"], settings["horizon"]
-    change = state["change_std"] if settings["anchor"] == "last" else 1.0
+    anchor = anchoring(settings, state)
     predicted = []
     for chunk in np.array_split(starts, max(1, -(-len(starts) // batch_size))):
         x = values[chunk[:, None] + np.arange(window)]  # (batch, window, columns)
-        last = np.zeros((len(chunk), 1), np.float32)
-        if settings["anchor"] == "last":
-            x, _, last = anchored(x, scale=change)
+        base, scale = np.float32(0.0), np.float32(1.0)
+        if anchor:
+            (x, _, base), scale = anchored(x, **anchor), anchor["scale"]
         output = np.asarray(model.predict_on_batch(x)).reshape(len(chunk), horizon)
-        predicted.append(output * change + last)
+        predicted.append(output * scale + base)
     return np.concatenate(predicted)
 
 
@@ -625,29 +652,37 @@ def forecast_csv(rows: list[dict], settings) -> str:
     return out.getvalue()
 
 
-def linear_forecast(table: Table, state, settings, starts: np.ndarray) -> np.ndarray:
-    """Least squares from each scaled window (plus a bias) to the scaled targets, fitted on training windows.
+def linear_fit(table: Table, state, settings) -> np.ndarray:
+    """Least squares from each scaled window (plus a bias) to its scaled targets, over the training windows.
 
     The normal equations are summed over chunks of windows, so no split's
-    windows are ever all in memory. Returns (len(starts), horizon), scaled.
+    windows are ever all in memory. Returns the coefficients
+    (window * columns + 1, horizon), the bias last.
     """
     window, horizon = settings["window"], settings["horizon"]
     values = scaled(table, state).astype(np.float64)
     target = values[:, 0]
-
-    def design(chunk):
-        x = values[chunk[:, None] + np.arange(window)].reshape(len(chunk), -1)
-        return np.concatenate([x, np.ones((len(chunk), 1))], axis=1)
-
     train, _ = window_starts(table, "train", settings)
     size = window * values.shape[1] + 1
     gram, moment = np.zeros((size, size)), np.zeros((size, horizon))
     for chunk in np.array_split(train, max(1, len(train) // 20000)):
-        d = design(chunk)
+        d = _design(values, chunk, window)
         gram += d.T @ d
         moment += d.T @ target[chunk[:, None] + np.arange(window, window + horizon)]
-    coef = np.linalg.lstsq(gram + 1e-6 * np.eye(size), moment, rcond=None)[0]
-    return np.concatenate([design(c) @ coef for c in np.array_split(starts, max(1, len(starts) // 20000))])
+    return np.linalg.lstsq(gram + 1e-6 * np.eye(size), moment, rcond=None)[0]
+
+
+def _design(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    x = values[starts[:, None] + np.arange(window)].reshape(len(starts), -1)
+    return np.concatenate([x, np.ones((len(starts), 1))], axis=1)
+
+
+def linear_forecast(table: Table, state, settings, starts: np.ndarray) -> np.ndarray:
+    """The linear baseline: `linear_fit`'s forecasts (len(starts), horizon) from the windows at `starts`, scaled."""
+    coef = linear_fit(table, state, settings)
+    values = scaled(table, state).astype(np.float64)
+    chunks = np.array_split(starts, max(1, len(starts) // 20000))
+    return np.concatenate([_design(values, c, settings["window"]) @ coef for c in chunks])
 
 
 def naive_scale(table: Table, settings, season: int) -> float:

@@ -523,6 +523,25 @@ def test_own_data_table_is_written_between_its_markers(tmp_path):
     assert own_data.BEGIN in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
 
 
+def test_real_series_table_counts_the_model_best_only_on_its_worst_seed():
+    from benchmarks import real_series
+
+    env = json.loads((ROOT / "benchmarks" / "real_series.json").read_text())["environment"]
+    base = {"series": "co2", "model": "gru", "test_windows": 124, "train_seconds": 10.0}
+    base |= {"naive_mae": 0.38, "seasonal_naive_mae": 1.27, "linear_mae": 0.254}
+    rows = [base | {"anchor": "linear", "seed": s, "model_mae": m} for s, m in ((1, 0.250), (2, 0.252))]
+    rows += [base | {"anchor": "last", "seed": s, "model_mae": m} for s, m in ((1, 0.250), (2, 0.260))]
+    lines = real_series.format_table(rows, env).splitlines()
+    assert "seeds 1, 2" in lines[0]
+    assert (
+        lines[-2]
+        == "| co2 | `gru` | linear | 124 | 0.251 (0.250-0.252) | 0.380 | 1.270 | 0.254 | the model | 10 |"
+    )
+    assert lines[-1].endswith(
+        "| 0.255 (0.250-0.260) | 0.380 | 1.270 | 0.254 | linear | 10 |"
+    )  # one seed lost
+
+
 def time_to_accuracy_page(path):
     from benchmarks import time_to_accuracy
 

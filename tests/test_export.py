@@ -313,6 +313,7 @@ def own_exported(tmp_path_factory):
     fast = ["--no-jit-compile"]  # XLA compiles for longer than these runs train
     series = ["--data", csv_path, "--target", "units", "--id", "store", "--time", "date"]
     series += ["--features", "price", "--window", "7", "--horizon", "2", *fast]
+    series += ["--anchor", "linear"]  # the graph holds the linear fit; its inputs are --anchor last's
     classes = ["--data", write_classes(directory / "classes"), "--seq-len", "3", "--embedding-dim", "3"]
     corpus = ["--data", str(directory / "corpus.txt"), "--seq-len", "20", "--embedding-dim", "3"]
     # Batches of 1024: addition validates on 5,000 sums every epoch. Its recipe: luong attention.

@@ -119,6 +119,40 @@ def test_anchored_windows_are_changes_from_the_last_value(tmp_path):
     assert result["model_mae"] == pytest.approx(result["naive_mae"], rel=1e-5) and result["naive_mae"] > 1
 
 
+def test_linear_anchor_measures_targets_from_the_training_fit(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    values = np.cumsum(rng.normal(size=120)) + 5 * np.sin(np.arange(120) / 3)
+    path = write_csv(tmp_path / "s.csv", ["y"], [[v] for v in values])
+    cfg = config(data=path, target="y", window=6, horizon=2, anchor="linear")
+    task = datasets.get_task("series")
+    data = task.load(cfg, splits=("train", "test"))
+    coef = np.asarray(data.state["linear"])
+    assert coef.shape == (7, 2)  # window * columns + the bias, per future step
+    table = task.table(cfg)
+    np.testing.assert_allclose(coef, series.linear_fit(table, data.state, cfg.task_settings))
+    x, y = next(iter(data.train))
+    raw = x.numpy()[..., 0] * data.state["change_std"]  # back to scaled values, less the window's last
+    np.testing.assert_allclose(raw[:, -1], 0, atol=1e-6)  # the inputs are --anchor last's
+    anchor = series.anchoring(cfg.task_settings, data.state)
+    windows = rng.normal(size=(4, 6, 1)).astype(np.float32)
+    tensors, arrays = series.anchored(tf.constant(windows), **anchor), series.anchored(windows, **anchor)
+    for i in (0, 2):  # the inputs and the base forecast: the pipeline's tensors as the arrays
+        np.testing.assert_allclose(tensors[i].numpy(), arrays[i], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        series.anchored(windows, **anchor)[2], windows[..., 0] @ coef[:-1] + coef[-1], 1e-5
+    )
+    # A model that predicts nothing on top forecasts the linear fit: the linear baseline.
+    zero = keras.Sequential(
+        [keras.Input((6, 1)), keras.layers.Flatten(), keras.layers.Dense(2, kernel_initializer="zeros")]
+    )
+    result = task.evaluate(zero, cfg, data, {}, str(tmp_path))
+    assert result["model_mae"] == pytest.approx(result["linear_mae"], rel=1e-4)
+    assert result["linear_mae"] < 0.9 * result["naive_mae"]  # the fit is not the naive forecast here
+
+
 def test_training_windows_are_reshuffled_each_epoch_and_seeded(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["y"], [[i] for i in range(100)])
     cfg = config(data=path, target="y", window=3, anchor="mean")

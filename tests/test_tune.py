@@ -104,6 +104,8 @@ def test_default_space_fits_the_task_and_model():
     assert {"embedding_dim", "embedding_dropout", "seq_len", "max_tokens", "pool"} <= set(imdb)
     series = tuning.default_space(config.resolve({"task": "timeseries", "model": "lstm"}))
     assert "units" in series and not {"embedding_dim", "embedding_dropout", "window", "horizon"} & set(series)
+    own = tuning.default_space(config.resolve({"task": "series", "model": "gru"}))
+    assert own["anchor"] == {"values": ["last", "linear"]}  # not mean: its loss is in other units
     # The chapter's model as printed compiles itself: nothing of its architecture or optimizer is searched.
     snippet = tuning.default_space(config.resolve({"task": "timeseries", "model": "snippet-forecaster"}))
     assert set(snippet) == {"batch_size", "epochs"}
@@ -153,7 +155,8 @@ def test_search_writes_runs_a_table_and_settings_train_py_takes(tmp_path, capsys
     printed = capsys.readouterr().out
     rows = list(csv.DictReader(open(out / "trials.csv")))
     assert [r["trial"] for r in rows] == ["0", "1"] and {r["status"] for r in rows} == {"COMPLETED"}
-    assert set(rows[0]) == {"trial", "status", "learning_rate", "units", "val_loss"}
+    # The series task's own entry: its two anchors, whose validation losses are in the same units.
+    assert set(rows[0]) == {"trial", "status", "learning_rate", "units", "anchor", "val_loss"}
     best = min(rows, key=lambda r: float(r["val_loss"]))
     # Every trial is a finished run; its score is its best epoch's validation loss.
     for row in rows:
