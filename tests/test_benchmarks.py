@@ -670,6 +670,14 @@ def test_time_to_accuracy_stops_at_the_budget_and_times_the_thresholds():
     table = tta.render(results).splitlines()
     assert "every 45 s of training within an epoch" in table[0]
     assert table[5].startswith("| `tf-tutorial` | c | 45 (in epoch 1) | not reached | not reached |")
+    # Two zoo entries: each threshold takes the sooner one, named.
+    quick = tta.summarize("imdb", scores((15.0, 0.87), (40.0, 0.88)))
+    results["tasks"]["imdb"]["zoo-gru"] = record | quick | {"scores": []}
+    assert tta.render(results).splitlines()[-1] == (
+        "The zoo against the fastest other entry that reaches each threshold (target: 3x sooner): "
+        "0.85: 3.0x sooner than `tf-tutorial` (`zoo-gru`, 15 s vs 45 s); "
+        "0.87: 40.0x sooner than `keras-io` (`zoo-gru`, 15 s vs 600 s); 0.89: the zoo only (`zoo`, 61 s)."
+    )
 
 
 def test_time_to_accuracy_refuses_unknown_entries_and_missing_results(tmp_path, capsys):
