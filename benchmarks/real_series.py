@@ -120,11 +120,11 @@ def format_table(rows: list[dict], env: dict) -> str:
     for r in rows:
         groups.setdefault((r["series"], r["model"], r["anchor"]), []).append(r)
     for (name, model, anchor), runs in groups.items():
-        r, maes = runs[0], [run["model_mae"] for run in runs]
+        r, maes = runs[0], [one["model_mae"] for one in runs]
         baselines = {k: r[f"{k}_mae"] for k in ("naive", "seasonal_naive", "linear")}
         best = "the model" if max(maes) < min(baselines.values()) else min(baselines, key=baselines.get)
         spread = f" ({min(maes):.3f}-{max(maes):.3f})" if len(maes) > 1 else ""
-        seconds = np.mean([run["train_seconds"] for run in runs])
+        seconds = np.mean([one["train_seconds"] for one in runs])
         lines.append(
             f"| {name} | `{model}` | {anchor} | {r['test_windows']} | {np.mean(maes):.3f}{spread} | "
             + " | ".join(f"{v:.3f}" for v in baselines.values())

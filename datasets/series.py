@@ -475,13 +475,14 @@ class Series(Task):
         table = self.table(config)
         if settings["time"] and state is None:
             report_time(table, settings["time"])
-        if state is None:
+        fresh = state is None
+        if fresh:
             state = {"columns": columns_of(settings), "series": len(table.ids)} | training_statistics(
                 table, settings
             )
-            if settings["anchor"] == "linear":
-                state["linear"] = linear_fit(table, state, settings).tolist()
         values = scaled(table, state)
+        if fresh and settings["anchor"] == "linear":
+            state["linear"] = linear_fit(values, table, settings).tolist()
         starts = {}
         for split in splits:
             starts[split], _ = window_starts(table, split, settings)
@@ -554,7 +555,7 @@ class Series(Task):
             h = np.arange(1, horizon + 1)
             back = season * np.ceil(h / season).astype(int)
             forecasts["seasonal_naive"] = target[last[:, None] + h - back]
-        forecasts["linear"] = linear_forecast(table, state, settings, starts) * std + mean
+        forecasts["linear"] = linear_forecast(values, table, settings, starts) * std + mean
         scale = naive_scale(table, settings, season or 1)
         result = {"test_windows": int(len(starts)), "series": len(table.ids)}
         for name, p in forecasts.items():
@@ -652,15 +653,16 @@ def forecast_csv(rows: list[dict], settings) -> str:
     return out.getvalue()
 
 
-def linear_fit(table: Table, state, settings) -> np.ndarray:
-    """Least squares from each scaled window (plus a bias) to its scaled targets, over the training windows.
+def linear_fit(values: np.ndarray, table: Table, settings) -> np.ndarray:
+    """Least squares from each window (plus a bias) to its targets, over the training windows.
 
+    `values` are the table's, scaled (`scaled`); the sums are in float64.
     The normal equations are summed over chunks of windows, so no split's
     windows are ever all in memory. Returns the coefficients
     (window * columns + 1, horizon), the bias last.
     """
     window, horizon = settings["window"], settings["horizon"]
-    values = scaled(table, state).astype(np.float64)
+    values = np.asarray(values, np.float64)
     target = values[:, 0]
     train, _ = window_starts(table, "train", settings)
     size = window * values.shape[1] + 1
@@ -677,10 +679,10 @@ def _design(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
     return np.concatenate([x, np.ones((len(starts), 1))], axis=1)
 
 
-def linear_forecast(table: Table, state, settings, starts: np.ndarray) -> np.ndarray:
+def linear_forecast(values: np.ndarray, table: Table, settings, starts: np.ndarray) -> np.ndarray:
     """The linear baseline: `linear_fit`'s forecasts (len(starts), horizon) from the windows at `starts`, scaled."""
-    coef = linear_fit(table, state, settings)
-    values = scaled(table, state).astype(np.float64)
+    values = np.asarray(values, np.float64)  # once, for the fit and the forecasts
+    coef = linear_fit(values, table, settings)
     chunks = np.array_split(starts, max(1, len(starts) // 20000))
     return np.concatenate([_design(values, c, settings["window"]) @ coef for c in chunks])
 

@@ -132,7 +132,9 @@ def test_linear_anchor_measures_targets_from_the_training_fit(tmp_path):
     coef = np.asarray(data.state["linear"])
     assert coef.shape == (7, 2)  # window * columns + the bias, per future step
     table = task.table(cfg)
-    np.testing.assert_allclose(coef, series.linear_fit(table, data.state, cfg.task_settings))
+    np.testing.assert_allclose(
+        coef, series.linear_fit(series.scaled(table, data.state), table, cfg.task_settings)
+    )
     x, y = next(iter(data.train))
     raw = x.numpy()[..., 0] * data.state["change_std"]  # back to scaled values, less the window's last
     np.testing.assert_allclose(raw[:, -1], 0, atol=1e-6)  # the inputs are --anchor last's
